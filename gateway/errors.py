@@ -1,0 +1,196 @@
+"""The gateway's exception tree: one root, every error carries the data a caller acts on.
+
+::
+
+    GatewayError
+    ├── ConfigurationError          the gateway was set up wrongly; fix the config and restart
+    ├── ContractError               input broke a contract: .violations lists path + rule
+    │   └── UnsafeXMLError          XML with a DTD, an entity or other parser tricks; never expanded
+    ├── PeerError                   a national peer failed: .system, .operation, .status, .peer_code
+    │   ├── TransientPeerError      worth retrying (timeouts, connection errors, 429, 5xx)
+    │   └── PermanentPeerError      retrying cannot help: dead-letter at once
+    └── PipelineError               the delivery pipeline refused or lost track of something
+        ├── IdempotencyError        misuse of an Idempotency-Key (.status is the HTTP status)
+        ├── TransitionError         a dossier status change the life-cycle table forbids
+        └── NotFoundError           an id (delivery, dead letter, dossier) that the gateway lacks
+
+Connectors translate httpx/zeep/provider failures into ``PeerError`` subclasses right at the
+boundary (``raise ... from exc``) so the pipeline never looks at a status code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigurationError",
+    "ContractError",
+    "GatewayError",
+    "IdempotencyError",
+    "NotFoundError",
+    "PeerError",
+    "PermanentPeerError",
+    "PipelineError",
+    "TransientPeerError",
+    "TransitionError",
+    "UnsafeXMLError",
+    "Violation",
+]
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+
+class ConfigurationError(GatewayError):
+    """The configuration is missing, contradictory or points at something unusable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: where (dotted path, national field names kept) and which rule.
+
+    ``path`` is like ``data.0.TaiLieuNop.2.TenTepDinhKem``; ``rule`` is a stable machine-readable
+    name (``string_too_long``, ``dossier_number_shape`` …); ``message`` is for people.
+    """
+
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '<root>'}: {self.message} [{self.rule}]"
+
+
+class ContractError(GatewayError):
+    """Input does not satisfy a contract (schema, code table, business rule, XML safety)."""
+
+    def __init__(self, violations: Iterable[Violation], *, source: str | None = None) -> None:
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = "; ".join(str(v) for v in self.violations[:5])
+        more = f" (+{len(self.violations) - 5} more)" if len(self.violations) > 5 else ""
+        super().__init__(f"{head}{len(self.violations)} violation(s): {lines}{more}")
+
+    @classmethod
+    def single(cls, path: str, rule: str, message: str) -> ContractError:
+        """Shorthand for an error with one violation."""
+        return cls([Violation(path, rule, message)])
+
+
+class UnsafeXMLError(ContractError):
+    """XML that uses a DTD, entities or other constructs we refuse to process."""
+
+
+class PeerError(GatewayError):
+    """A call to a national peer failed.
+
+    ``system`` names the peer (``dvcqg``, ``population`` …), ``operation`` the call
+    (``DongBoHoSoMC``), ``status`` the HTTP status if one came back, ``peer_code`` the peer's own
+    error code (``error_code``, ``MaLoi`` …).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        status: int | None = None,
+        peer_code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.system = system
+        self.operation = operation
+        self.status = status
+        self.peer_code = peer_code
+        super().__init__(f"{system}.{operation}: {message}")
+
+    @property
+    def reason(self) -> str:
+        """A short stable label for metrics and dead-letter filters."""
+        if self.peer_code is not None:
+            return f"peer_code:{self.peer_code}"
+        if self.status is not None:
+            return f"http_{self.status}"
+        return type(self).__name__
+
+
+class TransientPeerError(PeerError):
+    """Worth retrying later.
+
+    ``retry_after`` (seconds) honours a peer's ``Retry-After``. ``ambiguous`` is true when the
+    request may have reached the peer (a read timeout, a dropped connection after sending): the
+    caller must ask the peer what it holds before sending again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        status: int | None = None,
+        peer_code: str | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(
+            message, system=system, operation=operation, status=status, peer_code=peer_code
+        )
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class PermanentPeerError(PeerError):
+    """Retrying the same request cannot succeed (the peer rejected the record, auth is refused).
+
+    ``rejected`` optionally lists the indexes (within the batch sent) of the records the peer
+    named as invalid; an empty tuple means the whole request was refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        status: int | None = None,
+        peer_code: str | None = None,
+        rejected: Sequence[int] = (),
+    ) -> None:
+        super().__init__(
+            message, system=system, operation=operation, status=status, peer_code=peer_code
+        )
+        self.rejected = tuple(rejected)
+
+
+class PipelineError(GatewayError):
+    """The delivery pipeline refused a request or could not find what was asked for."""
+
+
+class IdempotencyError(PipelineError):
+    """An ``Idempotency-Key`` was missing, reused with another body, or is still in flight.
+
+    ``status`` is the HTTP status the API answers with (400, 409 or 422).
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class TransitionError(PipelineError):
+    """A dossier status change that the life-cycle table forbids (or an out-of-order one)."""
+
+    def __init__(self, dossier: str, old: str, new: str, message: str) -> None:
+        self.dossier = dossier
+        self.old = old
+        self.new = new
+        super().__init__(message)
+
+
+class NotFoundError(PipelineError):
+    """The gateway holds nothing under that id."""

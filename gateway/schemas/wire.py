@@ -1,0 +1,217 @@
+"""Wire-level scalar types of the national packets and the configurable rules they obey.
+
+National systems send every scalar as a string and mean "none" by an empty string. Dates are
+``yyyyMMddHHmmss`` on a 24-hour clock in Asia/Ho_Chi_Minh (UTC+7, no daylight saving). These
+types validate that form without converting it, so a packet serialises back byte for byte; the
+mappers turn them into timezone-aware datetimes.
+
+Limits the domain reference marks as observed rather than specified (field lengths, the lists
+of ``NoiNopHoSo`` and ``MaCSDL`` codes) live in :class:`WireRules`, passed as pydantic's
+validation ``context``; without one the defaults apply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "VIETNAM_TZ",
+    "Amount",
+    "Code",
+    "DossierNumber",
+    "OptText",
+    "Text",
+    "WireDate",
+    "WireRules",
+    "check_dossier_number",
+    "format_wire_datetime",
+    "limited",
+    "parse_wire_datetime",
+    "rules_from",
+]
+
+VIETNAM_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+"""Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975; a fixed offset is exact."""
+
+_DEFAULT_LIMITS: dict[str, int] = {
+    "TrichYeuHoSo": 1000,
+    "NguoiXuLy": 50,
+    "TenTepDinhKem": 4000,
+    "TenGiayTo": 2000,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WireRules:
+    """Rules of the national format that are observed, not published: configuration.
+
+    ``max_lengths`` maps a national field name to its upper bound in characters.
+    ``submission_places`` / ``database_codes``: the allowed ``NoiNopHoSo`` / ``MaCSDL`` values, or
+    ``None`` to accept any non-empty code (the official lists are not public).
+    """
+
+    max_lengths: dict[str, int] = field(default_factory=lambda: dict(_DEFAULT_LIMITS))
+    submission_places: frozenset[str] | None = None
+    database_codes: frozenset[str] | None = None
+
+
+DEFAULT_RULES = WireRules()
+
+
+def rules_from(info: ValidationInfo) -> WireRules:
+    """The :class:`WireRules` passed as validation context, or the defaults."""
+    ctx = info.context
+    if isinstance(ctx, WireRules):
+        return ctx
+    if isinstance(ctx, dict):
+        rules = ctx.get("rules")
+        if isinstance(rules, WireRules):
+            return rules
+    return DEFAULT_RULES
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_WIRE_DT = re.compile(r"\d{14}")
+
+
+def parse_wire_datetime(value: str) -> datetime:
+    """``yyyyMMddHHmmss`` (UTC+7, 24-hour) to an aware datetime; ValueError when malformed."""
+    if not _WIRE_DT.fullmatch(value):
+        raise ValueError("expected 14 digits yyyyMMddHHmmss")
+    return datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[8:10]),
+        int(value[10:12]),
+        int(value[12:14]),
+        tzinfo=VIETNAM_TZ,
+    )
+
+
+def format_wire_datetime(value: datetime) -> str:
+    """An aware datetime as ``yyyyMMddHHmmss`` in UTC+7 on a 24-hour clock.
+
+    Raises ValueError for a naive datetime: its zone would be a guess. Sub-second precision is
+    dropped (the wire has none).
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime refused: give it a time zone")
+    # %H, never %I: a 12-hour clock sends afternoon timestamps twelve hours back.
+    return value.astimezone(VIETNAM_TZ).strftime("%Y%m%d%H%M%S")
+
+
+def _check_wire_datetime(value: str) -> str:
+    try:
+        parse_wire_datetime(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "wire_datetime",
+            "must be a real date-time yyyyMMddHHmmss on a 24-hour clock (UTC+7): {reason}",
+            {"reason": str(exc)},
+        ) from None
+    return value
+
+
+WireDate = Annotated[str, AfterValidator(_check_wire_datetime)]
+"""A national timestamp, kept as its 14-digit string."""
+
+
+def wire_date_of(value: date) -> str:
+    """A calendar date as the national midnight timestamp."""
+    return f"{value:%Y%m%d}000000"
+
+
+# --- strings -----------------------------------------------------------------------------------
+
+
+def _empty_to_none(value: Any) -> Any:
+    # "Empty string means none" on the national wire.
+    if value == "":
+        return None
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1)]
+"""A required non-empty string."""
+
+OptText = Annotated[str | None, BeforeValidator(_empty_to_none)]
+"""An optional string; ``""`` on the wire reads as absent."""
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s].*$")]
+"""A code from a list we do not hold (agency, procedure, field codes)."""
+
+
+def limited(name: str) -> AfterValidator:
+    """A validator enforcing the configured maximum length of national field ``name``."""
+
+    def check(value: str | None, info: ValidationInfo) -> str | None:
+        limit = rules_from(info).max_lengths.get(name)
+        if value is not None and limit is not None and len(value) > limit:
+            raise PydanticCustomError(
+                "string_too_long",
+                "{field} is {length} characters, more than the limit of {limit}",
+                {"field": name, "length": len(value), "limit": limit},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+# --- amounts -----------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(r"-?\d+")
+
+
+def _check_amount(value: Any) -> str:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _AMOUNT.fullmatch(text):
+        raise PydanticCustomError("amount_format", "must be a whole number of VND, as a string")
+    if text.startswith("-"):
+        raise PydanticCustomError("amount_non_negative", "fee amount must not be negative")
+    return text
+
+
+Amount = Annotated[str, BeforeValidator(_check_amount)]
+"""A non-negative whole number of VND, carried as a string of digits."""
+
+
+# --- dossier number ----------------------------------------------------------------------------
+
+# <agency code>-<YYMMDD>-<NNNN> (Circular 01/2018/TT-VPCP art. 19), agency code like 000.00.01.H22.
+_DOSSIER_NO = re.compile(
+    r"(?P<agency>[0-9A-Z]{2,3}(?:\.[0-9A-Z]{2,3}){3})-(?P<day>\d{6})-(?P<seq>\d{4})"
+)
+
+
+def check_dossier_number(value: str) -> str:
+    """Validate ``MaHoSo``: agency code, a real YYMMDD reception date and a 4-digit sequence."""
+    m = _DOSSIER_NO.fullmatch(value)
+    if m is None:
+        raise PydanticCustomError(
+            "dossier_number_shape",
+            "MaHoSo must look like <agency code>-<YYMMDD>-<NNNN>, e.g. 000.00.01.H22-250101-0001",
+        )
+    day = m.group("day")
+    try:
+        date(2000 + int(day[0:2]), int(day[2:4]), int(day[4:6]))
+    except ValueError:
+        raise PydanticCustomError(
+            "dossier_number_date", "MaHoSo date part {day} is not a real YYMMDD date", {"day": day}
+        ) from None
+    if m.group("seq") == "0000":
+        raise PydanticCustomError(
+            "dossier_number_sequence", "MaHoSo sequence starts at 0001 within a day"
+        )
+    return value
+
+
+DossierNumber = Annotated[str, AfterValidator(check_dossier_number)]
+"""``MaHoSo``: ``<agency code>-<YYMMDD>-<NNNN>``."""
