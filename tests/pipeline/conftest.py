@@ -1,0 +1,63 @@
+"""Fixtures for the delivery pipeline: real Redis, the fake portal in-process, a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+
+from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.pipeline.engine import DeliveryEngine, EngineSettings
+from gateway.pipeline.outbox import Outbox, Service
+from gateway.pipeline.retry import RetryPolicy
+from gateway.testing.fake_portal import FakePortal
+from gateway.testing.records import AGENCY, Clock
+
+
+@dataclass
+class Harness:
+    """Outbox + engine + portal, with every trigger recorded instead of enqueued."""
+
+    outbox: Outbox
+    engine: DeliveryEngine
+    portal: FakePortal
+    clock: Clock
+    triggers: list[tuple[Service, str, int | None]] = field(default_factory=list)
+
+    def accept(self, service: Service, *records: Any) -> list[Any]:
+        return self.outbox.accept(service, AGENCY, list(records), client="test")
+
+    def drain(self, service: Service = Service.DOSSIER) -> int:
+        return self.engine.flush(service, AGENCY)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def portal() -> FakePortal:
+    return FakePortal()
+
+
+@pytest.fixture
+def harness(redis_client: redis.Redis, portal: FakePortal, clock: Clock) -> Iterator[Harness]:
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    outbox = Outbox(redis_client, namespace="t", clock=clock)
+    triggers: list[tuple[Service, str, int | None]] = []
+    engine = DeliveryEngine(
+        outbox=outbox,
+        connector=connector,
+        policy=RetryPolicy(initial=1, cap=60, budget=600, max_attempts=5),
+        trigger=lambda s, a, d: triggers.append((s, a, d)),
+        settings=EngineSettings(batch_size=10, lease_seconds=30),
+        rng=lambda lo, hi: hi,  # deterministic: always the ceiling
+    )
+    yield Harness(outbox, engine, portal, clock, triggers)
+    connector.close()
