@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from gateway.pipeline.outbox import DeliveryState, Service
 from gateway.testing.records import AGENCY
 from gateway.testing.records import national_dossier as dossier
@@ -16,12 +15,15 @@ Harness = Any
 def test_accepted_dossier_is_delivered_and_marked(harness: Harness) -> None:
     """An accepted dossier reaches the portal on flush and its delivery reads delivered."""
     [out] = harness.accept(Service.DOSSIER, dossier())
-    assert out.accepted and not out.duplicate and out.delivery_id
+    assert out.accepted
+    assert not out.duplicate
+    assert out.delivery_id
     assert harness.outbox.status(out.delivery_id).state is DeliveryState.QUEUED
     assert harness.drain() == 1
     assert harness.portal.dossier("000.00.01.H22-250101-0001") is not None
     status = harness.outbox.status(out.delivery_id)
-    assert status.state is DeliveryState.DELIVERED and status.delivered_at is not None
+    assert status.state is DeliveryState.DELIVERED
+    assert status.delivered_at is not None
 
 
 def test_duplicate_push_is_counted_once(harness: Harness) -> None:
@@ -29,7 +31,8 @@ def test_duplicate_push_is_counted_once(harness: Harness) -> None:
     [first] = harness.accept(Service.DOSSIER, dossier())
     harness.drain()
     [again] = harness.accept(Service.DOSSIER, dossier())
-    assert again.duplicate and again.delivery_id == first.delivery_id
+    assert again.duplicate
+    assert again.delivery_id == first.delivery_id
     assert harness.drain() == 0
     sends = [c for c in harness.portal.calls if c.service == "DongBoHoSoMC"]
     assert len(sends) == 1
@@ -62,7 +65,8 @@ def test_forbidden_transition_is_refused_at_intake(harness: Harness) -> None:
     for s in ("2", "4", "9", "10"):
         harness.accept(Service.DOSSIER, dossier(status=s))
     [stale] = harness.accept(Service.DOSSIER, dossier(status="4"))
-    assert not stale.accepted and stale.refused_rule == "status_transition"
+    assert not stale.accepted
+    assert stale.refused_rule == "status_transition"
     assert "terminal" in (stale.refused_message or "")
     harness.drain()
     assert harness.portal.dossier("000.00.01.H22-250101-0001")["TrangThaiHoSo"] == "10"
@@ -95,6 +99,7 @@ def test_duplicate_step_is_not_appended_twice(harness: Harness) -> None:
     harness.drain()
     [a] = harness.accept(Service.PROGRESS, step("20250102090000"))
     [b] = harness.accept(Service.PROGRESS, step("20250102090000"))
-    assert b.duplicate and b.delivery_id == a.delivery_id
+    assert b.duplicate
+    assert b.delivery_id == a.delivery_id
     harness.engine.flush(Service.PROGRESS, AGENCY)
     assert len(harness.portal.steps("000.00.01.H22-250101-0001")) == 1

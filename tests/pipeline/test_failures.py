@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from gateway.pipeline.outbox import DeliveryState, Service
 from gateway.testing.records import AGENCY
 from gateway.testing.records import national_dossier as dossier
@@ -19,8 +18,10 @@ def test_503_is_retried_after_backoff_then_delivered(harness: Harness) -> None:
     [out] = harness.accept(Service.DOSSIER, dossier())
     assert harness.drain() == 0
     status = harness.outbox.status(out.delivery_id or "")
-    assert status.state is DeliveryState.RETRYING and status.attempts == 1
-    assert status.next_attempt_at is not None and "503" in (status.last_error or "")
+    assert status.state is DeliveryState.RETRYING
+    assert status.attempts == 1
+    assert status.next_attempt_at is not None
+    assert "503" in (status.last_error or "")
     assert harness.triggers[-1] == (Service.DOSSIER, AGENCY, 1000)  # rng → ceiling = initial
     assert harness.drain() == 0  # not due yet
     harness.clock.advance(1.0)
@@ -47,7 +48,8 @@ def test_permanent_rejection_goes_to_dead_letters_at_once(harness: Harness) -> N
     harness.drain()
     assert harness.outbox.status(out.delivery_id or "").state is DeliveryState.DEAD
     raw = harness.outbox.client.hgetall(f"t:dl:{out.delivery_id}")
-    assert raw[b"peer"] == b"dvcqg" and raw[b"reason"].startswith(b"peer_code:")
+    assert raw[b"peer"] == b"dvcqg"
+    assert raw[b"reason"].startswith(b"peer_code:")
 
 
 def test_one_bad_record_does_not_sink_its_batch(harness: Harness) -> None:
@@ -73,7 +75,8 @@ def test_budget_spent_dead_letters_with_every_attempt(harness: Harness) -> None:
         harness.clock.advance(120)
     assert harness.outbox.status(out.delivery_id or "").state is DeliveryState.DEAD
     log = harness.outbox.attempt_log(out.delivery_id or "")
-    assert len(log) == 5 and all("503" in err for _, err in log)
+    assert len(log) == 5
+    assert all("503" in err for _, err in log)
     raw = harness.outbox.client.hgetall(f"t:dl:{out.delivery_id}")
     assert raw[b"reason"] == b"retry_budget_exhausted"
 
