@@ -173,3 +173,6 @@ class TextBool(StrEnum):
     def of(cls, value: bool) -> TextBool:
         """The wire value for a Python bool."""
         return cls.TRUE if value else cls.FALSE
+
+    def __bool__(self) -> bool:
+        return self is TextBool.TRUE

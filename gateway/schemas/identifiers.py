@@ -25,8 +25,8 @@ _PROVINCE_CODES = (
 )
 BIRTH_PROVINCE_CODES: frozenset[str] = frozenset(_PROVINCE_CODES.split())
 
-_TWELVE = re.compile(r"\d{12}")
-_NINE = re.compile(r"\d{9}")
+_TWELVE = re.compile(r"[0-9]{12}")
+_NINE = re.compile(r"[0-9]{9}")
 
 
 def birth_century(number: str) -> int:

@@ -17,7 +17,9 @@ __all__ = ["DEFAULT_TRANSITIONS", "Lifecycle"]
 
 DEFAULT_TRANSITIONS: Mapping[S, frozenset[S]] = {
     S.REGISTERED: frozenset({S.RECEIVED, S.REJECTED, S.WITHDRAWN}),
-    # Simple procedures are settled on the spot, so reception may go straight to finished.
+    # Simple procedures are settled on the spot, so reception may go straight to finished; and a
+    # desk that finds a paper missing or a fee due on reception asks at once (2 → 5, 2 → 6),
+    # before any processing step is recorded.
     S.RECEIVED: frozenset(
         {
             S.PROCESSING,
@@ -32,6 +34,7 @@ DEFAULT_TRANSITIONS: Mapping[S, frozenset[S]] = {
         {S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED, S.WITHDRAWN, S.STOPPED, S.FINISHED}
     ),
     S.SUPPLEMENT_REQUESTED: frozenset({S.PROCESSING, S.WITHDRAWN, S.STOPPED}),
+    # Land and tax procedures finish as soon as the payment is confirmed (6 → 9).
     S.PAYMENT_REQUESTED: frozenset({S.PROCESSING, S.WITHDRAWN, S.STOPPED, S.FINISHED}),
     S.FINISHED: frozenset({S.RETURNED}),
     S.REJECTED: frozenset(),

@@ -62,7 +62,7 @@ __all__ = [
 
 OptWireDate = Annotated[WireDate | None, BeforeValidator(_empty_to_none)]
 OptFlag = Annotated[Flag | None, BeforeValidator(_empty_to_none)]
-Count = Annotated[str, StringConstraints(pattern=r"^\d{1,6}$")]
+Count = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
 
 
 class _Wire(BaseModel):

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -132,7 +133,7 @@ class Fee(_Record):
     name: NonEmpty
     code: str | None = None
     collection: FeeCollection
-    amount: int
+    amount: StrictInt
     kind: FeeType = FeeType.ORDINARY
 
     @field_validator("amount")
@@ -147,7 +148,7 @@ class AttachedPaper(_Record):
     """Another paper handed in (national ``DanhSachTepDinhKemKhac``)."""
 
     name: NonEmpty
-    quantity: int = Field(1, ge=0, le=999_999)
+    quantity: Annotated[StrictInt, Field(ge=0, le=999_999)] = 1
     kind: str | None = None
 
 

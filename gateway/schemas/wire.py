@@ -60,6 +60,10 @@ class WireRules:
     submission_places: frozenset[str] | None = None
     database_codes: frozenset[str] | None = None
 
+    def __post_init__(self) -> None:
+        # A configured limit overrides its default; the other defaults stay in force.
+        object.__setattr__(self, "max_lengths", {**_DEFAULT_LIMITS, **self.max_lengths})
+
 
 DEFAULT_RULES = WireRules()
 
@@ -76,9 +80,12 @@ def rules_from(info: ValidationInfo) -> WireRules:
     return DEFAULT_RULES
 
 
+# Python's and pydantic's \d match any Unicode digit (fullwidth "２"): the wire takes ASCII only,
+# so every digit class below is [0-9].
+
 # --- dates -------------------------------------------------------------------------------------
 
-_WIRE_DT = re.compile(r"\d{14}")
+_WIRE_DT = re.compile(r"[0-9]{14}")
 
 
 def parse_wire_datetime(value: str) -> datetime:
@@ -167,7 +174,7 @@ def limited(name: str) -> AfterValidator:
 
 # --- amounts -----------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(r"-?\d+")
+_AMOUNT = re.compile(r"-?[0-9]+")
 
 
 def _check_amount(value: Any) -> str:
@@ -187,7 +194,7 @@ Amount = Annotated[str, BeforeValidator(_check_amount)]
 
 # <agency code>-<YYMMDD>-<NNNN> (Circular 01/2018/TT-VPCP art. 19), agency code like 000.00.01.H22.
 _DOSSIER_NO = re.compile(
-    r"(?P<agency>[0-9A-Z]{2,3}(?:\.[0-9A-Z]{2,3}){3})-(?P<day>\d{6})-(?P<seq>\d{4})"
+    r"(?P<agency>[0-9A-Z]{2,3}(?:\.[0-9A-Z]{2,3}){3})-(?P<day>[0-9]{6})-(?P<seq>[0-9]{4})"
 )
 
 
