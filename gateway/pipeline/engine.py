@@ -145,12 +145,18 @@ class DeliveryEngine:
         except PeerError as exc:
             self._failed(service, agency, token, claims, exc)
             return 0
-        accepted_at = self.outbox.complete(
+        settled = self.outbox.complete(
             service, agency, token, [(c.dossier_no, c.ids) for c in claims]
         )
+        self._wake(settled.woke)
         if self.metrics is not None:
-            self.metrics.observe_latencies(self.outbox.now_ms(), accepted_at)
-        return len(accepted_at)
+            self.metrics.observe_latencies(self.outbox.now_ms(), settled.values)
+        return len(settled)
+
+    def _wake(self, queues: set[tuple[Service, str]]) -> None:
+        for svc, agency in queues:
+            if self.outbox.mark_triggered(svc, agency):
+                self.trigger(svc, agency, None)
 
     def _failed(
         self,
@@ -170,9 +176,10 @@ class DeliveryEngine:
                     self.trigger(service, agency, None)
                 return
             log.warning("%s refused %s: %s", peer, claims[0].dossier_no, exc.reason)
-            self.outbox.dead_letter(
+            settled = self.outbox.dead_letter(
                 service, agency, token, items, peer=peer, reason=exc.reason, message=str(exc)
             )
+            self._wake(settled.woke)
             return
         self._retry_or_bury(service, agency, token, claims, exc)
 
@@ -202,7 +209,7 @@ class DeliveryEngine:
             log.warning(
                 "%s: retry budget spent for %d dossier(s)", self.connector.system, len(bury)
             )
-            self.outbox.dead_letter(
+            buried = self.outbox.dead_letter(
                 service,
                 agency,
                 token,
@@ -211,6 +218,7 @@ class DeliveryEngine:
                 reason="retry_budget_exhausted",
                 message=f"{exc.reason}: {exc}",
             )
+            self._wake(buried.woke)
         if retry:
             delay = self.policy.delay(worst, retry_after=retry_after, rng=self.rng)
             next_at = now_ms + int(delay * 1000)

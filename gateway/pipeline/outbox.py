@@ -29,6 +29,7 @@ __all__ = [
     "Outbox",
     "Outcome",
     "Service",
+    "Settled",
     "fingerprint",
     "text",
 ]
@@ -132,6 +133,26 @@ def text(value: bytes | str | None) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What settling a batch did: per record a figure (accepted-at ms for deliveries), and the
+    queues it made ready, which need a flush message."""
+
+    values: list[int]
+    woke: set[tuple[Service, str]]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def _queues(raw: Iterable[bytes | str]) -> set[tuple[Service, str]]:
+    out: set[tuple[Service, str]] = set()
+    for item in raw:
+        svc, _, agency = (text(item) or ":").partition(":")
+        out.add((Service(svc), agency))
+    return out
 
 
 def _settle_args(claims: Iterable[tuple[str, Sequence[str]]]) -> list[str]:
@@ -275,10 +296,11 @@ class Outbox:
 
     def complete(
         self, service: Service, agency: str, token: str, done: Iterable[tuple[str, Sequence[str]]]
-    ) -> list[int]:
-        """Mark records delivered; returns their accepted-at times (ms) for latency metrics."""
-        raw = self.run("COMPLETE", service.value, agency, token, *_settle_args(done))
-        return [int(x) for x in raw if x is not None]
+    ) -> Settled:
+        """Mark records delivered; returns their accepted-at times (ms) for latency metrics and
+        the queues this made ready (steps that were waiting for their dossier)."""
+        accepted, woke = self.run("COMPLETE", service.value, agency, token, *_settle_args(done))
+        return Settled([int(x) for x in accepted if x is not None], _queues(woke))
 
     def reschedule(
         self,
@@ -315,20 +337,13 @@ class Outbox:
         peer: str,
         reason: str,
         message: str,
-    ) -> int:
-        """Move records to the dead-letter queue with the peer, reason and message."""
-        return int(
-            self.run(
-                "DEADLETTER",
-                service.value,
-                agency,
-                token,
-                peer,
-                reason,
-                message,
-                *_settle_args(dead),
-            )
+    ) -> Settled:
+        """Move records to the dead-letter queue with the peer, reason and message; returns the
+        queues this made ready (work that waited behind the dead record)."""
+        count, woke = self.run(
+            "DEADLETTER", service.value, agency, token, peer, reason, message, *_settle_args(dead)
         )
+        return Settled([0] * int(count), _queues(woke))
 
     def isolate(
         self, service: Service, agency: str, token: str, items: Iterable[tuple[str, Sequence[str]]]
@@ -360,11 +375,7 @@ class Outbox:
 
     def recover(self) -> set[tuple[Service, str]]:
         """Release expired leases (dead or hung workers); returns the queues made ready."""
-        out: set[tuple[Service, str]] = set()
-        for item in self.run("RECOVER"):
-            svc, agency = (text(item) or ":").split(":", 1)
-            out.add((Service(svc), agency))
-        return out
+        return _queues(self.run("RECOVER"))
 
     def due_queues(self) -> set[tuple[Service, str]]:
         """Every queue with at least one dossier ready now."""

@@ -197,9 +197,10 @@ COMPLETE = (
     + _EACH
     + r"""
 -- ARGV: ns now svc agency token n {dossier k ids}
--- Marks the records delivered; returns their accepted_at (ms) for the latency histogram.
+-- Marks the records delivered. Returns {accepted_at (ms) of each, for the latency histogram;
+-- queues "S:agency" this made ready (steps that waited for their dossier)}.
 local svc, agency, token = ARGV[3], ARGV[4], ARGV[5]
-local out = {}
+local out, woke = {}, {}
 each(6, function(d, ids)
   local dk = dos(d)
   for _, id in ipairs(ids) do
@@ -220,13 +221,14 @@ each(6, function(d, ids)
     local pa = redis.call('HGET', dk, 'agency_P')
     if pa and redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
       redis.call('ZADD', ready('P', pa), 'NX', now, d)
+      woke[#woke + 1] = 'P:' .. pa
     end
   elseif redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
     redis.call('ZADD', ready('P', agency), 'NX', now, d)
   end
 end)
 redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. svc, #out)
-return out
+return {out, woke}
 """
 )
 
@@ -268,7 +270,7 @@ DEADLETTER = (
     + r"""
 -- ARGV: ns now svc agency token peer reason message n {dossier k ids}
 local svc, agency, token, peer, reason, msg = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local count = 0
+local count, woke = 0, {}
 each(9, function(d, ids)
   local dk = dos(d)
   for _, id in ipairs(ids) do
@@ -298,12 +300,13 @@ each(9, function(d, ids)
     local pa = redis.call('HGET', dk, 'agency_P')
     if pa and redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
       redis.call('ZADD', ready('P', pa), 'NX', now, d)
+      woke[#woke + 1] = 'P:' .. pa
     end
   elseif redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
     redis.call('ZADD', ready('P', agency), 'NX', now, d)
   end
 end)
-return count
+return {count, woke}
 """
 )
 
@@ -355,7 +358,11 @@ local id, actor = ARGV[3], ARGV[4]
 local dl = ns .. ':dl:' .. id
 local status = redis.call('HGET', dl, 'status')
 if not status then return {'missing', ''} end
-if status ~= 'dead' then return {'already', status} end
+if status ~= 'dead' then
+  redis.call('XADD', ns .. ':audit', '*', 'at', now, 'actor', actor, 'action', 'replay',
+    'target', id, 'outcome', 'already:' .. status)
+  return {'already', status}
+end
 local rk = rec(id)
 local f = redis.call('HMGET', rk, 'svc', 'agency', 'dossier', 'ts')
 local svc, agency, d = f[1], f[2], f[3]
@@ -395,7 +402,11 @@ local id, actor, reason = ARGV[3], ARGV[4], ARGV[5]
 local dl = ns .. ':dl:' .. id
 local status = redis.call('HGET', dl, 'status')
 if not status then return {'missing', ''} end
-if status ~= 'dead' then return {'already', status} end
+if status ~= 'dead' then
+  redis.call('XADD', ns .. ':audit', '*', 'at', now, 'actor', actor, 'action', 'discard',
+    'target', id, 'reason', reason, 'outcome', 'already:' .. status)
+  return {'already', status}
+end
 redis.call('HSET', dl, 'status', 'discarded', 'discarded_at', now, 'discarded_by', actor,
   'discard_reason', reason)
 redis.call('HSET', rec(id), 'state', 'discarded')

@@ -1,0 +1,81 @@
+"""The assembled service: intake → dramatiq worker threads → fake portal, on a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from gateway.config import Settings, WorkerSettings
+from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.pipeline.broker import QUEUE_NAME
+from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.service import GatewayService
+from gateway.testing.fake_portal import FakePortal
+from gateway.testing.records import AGENCY, national_dossier, national_step
+
+
+@pytest.fixture
+def portal() -> FakePortal:
+    return FakePortal()
+
+
+@pytest.fixture
+def service(redis_client: redis.Redis, portal: FakePortal) -> Iterator[GatewayService]:
+    settings = Settings(namespace="e2e", worker=WorkerSettings(threads=2, sweep_interval=60))
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    svc = GatewayService(settings, redis_client, connector)
+    yield svc
+    svc.close()
+
+
+def test_workers_deliver_what_intake_accepted(service: GatewayService, portal: FakePortal) -> None:
+    """Records accepted by the service are delivered by worker threads, dossier before steps."""
+    workers = service.start_workers()
+    numbers = [f"{AGENCY}-250101-{i:04d}" for i in range(1, 121)]
+    outs = service.accept(
+        Service.DOSSIER, AGENCY, [national_dossier(n) for n in numbers], client="t"
+    )
+    service.accept(
+        Service.PROGRESS, AGENCY, [national_step("20250102080000", no=numbers[0])], client="t"
+    )
+    service.broker.join(QUEUE_NAME)
+    workers.join()
+    assert set(portal.dossiers) == set(numbers)
+    assert len(portal.steps(numbers[0])) == 1
+    states = {service.outbox.status(o.delivery_id or "").state for o in outs}
+    assert states == {DeliveryState.DELIVERED}
+    assert service.live_workers() == 1
+    assert workers.alive()
+
+
+def test_one_trigger_message_per_queue_while_one_waits(service: GatewayService) -> None:
+    """Many pushes to one queue before a worker runs enqueue a single flush message."""
+    for i in range(1, 51):
+        service.accept(
+            Service.DOSSIER, AGENCY, [national_dossier(f"{AGENCY}-250101-{i:04d}")], client="t"
+        )
+    queue_key = f"e2e-dramatiq:{QUEUE_NAME}"
+    assert service.client.llen(queue_key) == 1
+
+
+def test_replayed_dead_letter_is_delivered_once(
+    service: GatewayService, portal: FakePortal
+) -> None:
+    """A rejected dossier, fixed at the portal and replayed twice, is delivered exactly once."""
+    no = f"{AGENCY}-250101-0001"
+    portal.reject(no)
+    [out] = service.accept(Service.DOSSIER, AGENCY, [national_dossier(no)], client="t")
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    assert service.outbox.status(out.delivery_id or "").state is DeliveryState.DEAD
+    portal.clear_faults()
+    first = service.deadletters.replay(out.delivery_id or "", actor="op")
+    second = service.deadletters.replay(out.delivery_id or "", actor="op")
+    assert (first.outcome, second.outcome) == ("queued", "already")
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    creates = [c for c in portal.calls if c.service == "DongBoHoSoMC" and c.error_code == "0"]
+    assert len(creates) == 1
+    assert [a["action"] for a in service.deadletters.audit()] == ["replay", "replay"]
