@@ -1,0 +1,121 @@
+"""The app factory: one FastAPI app around one :class:`~gateway.service.GatewayService`.
+
+No module-level app and no globals: ``create_app(service)`` builds everything per call, so tests
+and embedded instances never share state. Errors are RFC 9457 problem documents
+(:mod:`gateway.api.problems`); bad input never becomes a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.api import dvcqg_intake, health, native, operations
+from gateway.api.health import metrics_registry
+from gateway.api.limits import BodyLimit
+from gateway.api.problems import Problem, problem_response
+from gateway.errors import Violation
+from gateway.service import GatewayService
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("gateway.api")
+
+_DESCRIPTION = """\
+Accepts dossier records from provincial systems and delivers them to the national portal (DVCQG).
+
+- `/dvcqg/*`: the portal's own adapter protocol, for systems already written against it.
+- `/v1/dossiers`, `/v1/steps`: the native API (provincial records, `Idempotency-Key` required).
+- `/v1/dead-letters`, `/v1/audit`: operations, for operator clients.
+- Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(service: GatewayService) -> FastAPI:
+    """Build the HTTP API around ``service`` (OpenAPI at ``/openapi.json``, docs at ``/docs``)."""
+    app = FastAPI(
+        title="tthc-gateway",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.state.metrics_registry = metrics_registry(service)
+    app.add_middleware(BodyLimit, max_bytes=service.settings.intake.max_body_bytes)
+    for module in (dvcqg_intake, native, operations, health):
+        app.include_router(module.router)
+    app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _on_problem(request: Request, exc: Problem) -> Response:
+    return problem_response(exc)
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
+    violations = [
+        Violation(
+            ".".join(str(p) for p in err.get("loc", ())),
+            str(err.get("type", "invalid")),
+            str(err.get("msg", "")),
+        )
+        for err in exc.errors()
+    ]
+    return problem_response(
+        Problem(
+            422,
+            "the request does not match the contract",
+            kind="invalid-request",
+            errors=violations,
+        )
+    )
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
+    return problem_response(
+        Problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # Method and path only: bodies, headers and the exception message may hold personal data
+    # or secrets. The traceback (code locations) is what a developer needs.
+    log.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
+    return problem_response(Problem(500, "internal error; the request may be retried"))
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """An ``app.openapi`` that moves ``$defs`` of hand-written request bodies into components."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                content = operation.get("requestBody", {}).get("content", {})
+                body = content.get("application/json", {}).get("schema")
+                if isinstance(body, dict) and "$defs" in body:
+                    components.update(body.pop("$defs"))
+        app.openapi_schema = schema
+        return schema
+
+    return build

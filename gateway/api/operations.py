@@ -1,0 +1,158 @@
+"""Dead-letter operations for operator clients: list, show, replay, discard, audit.
+
+Every action is recorded in the audit stream under the operator client's id. Bulk replay is
+throttled (``rate`` per second) because the peer has usually just recovered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.api.auth import Operator
+from gateway.api.deps import get_service
+from gateway.api.native import ID_PATTERN
+from gateway.api.problems import Problem
+from gateway.errors import NotFoundError
+from gateway.pipeline.deadletters import DeadLetterFilter, ReplayResult
+from gateway.pipeline.outbox import Service
+from gateway.service import GatewayService
+
+__all__ = ["ReplayFilter", "router"]
+
+log = logging.getLogger("gateway.api")
+router = APIRouter(prefix="/v1", tags=["operations"])
+
+Gateway = Annotated[GatewayService, Depends(get_service)]
+LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
+ServiceName = Annotated[
+    str | None, Query(pattern="^(DongBoHoSoMC|CapNhatTienDoHoSoMC)$", description="national name")
+]
+
+
+def _filter(
+    peer: str | None,
+    reason: str | None,
+    agency: str | None,
+    service: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> DeadLetterFilter:
+    return DeadLetterFilter(
+        peer=peer,
+        reason=reason,
+        agency=agency,
+        service=None if service is None else Service.from_national(service),
+        since=since,
+        until=until,
+    )
+
+
+def _result(r: ReplayResult) -> dict[str, str]:
+    return {"id": r.id, "outcome": r.outcome, "detail": r.detail}
+
+
+def _not_found(letter_id: str) -> Problem:
+    return Problem(404, f"no dead letter {letter_id}", kind="not-found")
+
+
+@router.get("/dead-letters")
+def list_dead_letters(
+    operator: Operator,
+    gateway: Gateway,
+    peer: str | None = None,
+    reason: str | None = None,
+    agency: str | None = None,
+    service: ServiceName = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Waiting dead letters, newest first; pass ``next_offset`` back for the next page."""
+    flt = _filter(peer, reason, agency, service, since, until)
+    page = gateway.deadletters.find(flt, offset=offset, limit=limit)
+    return {"items": [d.to_json() for d in page.items], "next_offset": page.next_offset}
+
+
+@router.get("/dead-letters/{letter_id}")
+def get_dead_letter(letter_id: LetterId, operator: Operator, gateway: Gateway) -> dict[str, Any]:
+    """One dead letter with its record, reason and every failed attempt."""
+    try:
+        return gateway.deadletters.get(letter_id).to_json()
+    except NotFoundError as exc:
+        raise _not_found(letter_id) from exc
+
+
+@router.post("/dead-letters/{letter_id}/replay")
+def replay_dead_letter(letter_id: LetterId, operator: Operator, gateway: Gateway) -> dict[str, str]:
+    """Queue one dead letter again; a second replay answers ``already``."""
+    try:
+        result = gateway.deadletters.replay(letter_id, actor=operator.id)
+    except NotFoundError as exc:
+        raise _not_found(letter_id) from exc
+    log.info("dead letter replay id=%s by=%s outcome=%s", letter_id, operator.id, result.outcome)
+    return _result(result)
+
+
+class ReplayFilter(BaseModel):
+    """Body of a bulk replay: which letters (absent fields match all) and how fast."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    peer: str | None = None
+    reason: str | None = None
+    agency: str | None = None
+    service: str | None = Field(None, pattern="^(DongBoHoSoMC|CapNhatTienDoHoSoMC)$")
+    since: datetime | None = None
+    until: datetime | None = None
+    rate: float = Field(50.0, gt=0, le=1000, description="replays per second at most")
+
+
+@router.post("/dead-letters:replay")
+def replay_dead_letters(body: ReplayFilter, operator: Operator, gateway: Gateway) -> dict[str, Any]:
+    """Replay every matching letter at ``rate`` per second; counts by outcome.
+
+    The request lasts as long as the replay (count / rate seconds).
+    """
+    flt = _filter(body.peer, body.reason, body.agency, body.service, body.since, body.until)
+    results = gateway.deadletters.replay_many(flt, actor=operator.id, rate=body.rate)
+    counts = Counter(r.outcome for r in results)
+    log.info("dead letter bulk replay by=%s total=%d %s", operator.id, len(results), dict(counts))
+    return {"total": len(results), "counts": dict(counts), "results": [_result(r) for r in results]}
+
+
+class DiscardRequest(BaseModel):
+    """Body of a discard: why the letter is given up (kept in the audit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/dead-letters/{letter_id}/discard")
+def discard_dead_letter(
+    letter_id: LetterId, body: DiscardRequest, operator: Operator, gateway: Gateway
+) -> dict[str, str]:
+    """Give up on one dead letter for good, with a reason."""
+    if not body.reason.strip():
+        raise Problem(422, "a reason is required", kind="invalid-body")
+    try:
+        result = gateway.deadletters.discard(letter_id, actor=operator.id, reason=body.reason)
+    except NotFoundError as exc:
+        raise _not_found(letter_id) from exc
+    log.info("dead letter discard id=%s by=%s outcome=%s", letter_id, operator.id, result.outcome)
+    return _result(result)
+
+
+@router.get("/audit")
+def audit(
+    operator: Operator, gateway: Gateway, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    """The newest operator actions, newest first."""
+    return {"items": gateway.deadletters.audit(count=limit)}

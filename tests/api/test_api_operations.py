@@ -1,0 +1,130 @@
+"""Operations: dead letters (list, show, replay, discard) and the audit, operators only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gateway.pipeline.outbox import Service
+from gateway.service import GatewayService
+from gateway.testing.fake_portal import FakePortal
+
+AGENCY = "000.00.01.H22"
+DOSSIER_NO = "000.00.01.H22-250310-0007"
+PROV = {"Authorization": "Bearer prov-key"}
+OPS = {"Authorization": "Bearer ops-key"}
+Make = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def dead(api: Any, service: GatewayService, portal: FakePortal, make_provincial: Make) -> list[str]:
+    """Two dossiers the portal refused as invalid, now dead letters; their delivery ids."""
+    ids = []
+    for n, no in enumerate((DOSSIER_NO, f"{AGENCY}-250310-0008")):
+        portal.reject(no)
+        answer = api.post(
+            "/v1/dossiers",
+            json=make_provincial(no=no),
+            headers={**PROV, "Idempotency-Key": f"dl-{n}"},
+        )
+        ids.append(answer.json()["delivery_id"])
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    portal.clear_faults()
+    return ids
+
+
+def test_non_operator_is_403(api: Any) -> None:
+    """A client without the operator flag is refused every operation with a 403 problem."""
+    for method, url in (
+        ("GET", "/v1/dead-letters"),
+        ("GET", "/v1/dead-letters/1"),
+        ("POST", "/v1/dead-letters/1/replay"),
+        ("GET", "/v1/audit"),
+    ):
+        answer = api.request(method, url, headers=PROV)
+        assert answer.status_code == 403, url
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_list_with_filters_and_pages(api: Any, dead: list[str]) -> None:
+    """Dead letters are listed newest first, filtered, and paginated with next_offset."""
+    everything = api.get("/v1/dead-letters", headers=OPS).json()
+    assert {d["id"] for d in everything["items"]} == set(dead)
+    assert everything["next_offset"] is None
+    first = api.get("/v1/dead-letters?limit=1", headers=OPS).json()
+    assert len(first["items"]) == 1
+    assert first["next_offset"] == 1
+    second = api.get("/v1/dead-letters?limit=1&offset=1", headers=OPS).json()
+    assert {first["items"][0]["id"], second["items"][0]["id"]} == set(dead)
+    query = f"agency={AGENCY}&service=DongBoHoSoMC&peer=dvcqg"
+    assert len(api.get(f"/v1/dead-letters?{query}", headers=OPS).json()["items"]) == 2
+    assert api.get("/v1/dead-letters?agency=000.00.09.H22", headers=OPS).json()["items"] == []
+    assert api.get("/v1/dead-letters?until=2000-01-01T00:00:00Z", headers=OPS).json()["items"] == []
+    reason = everything["items"][0]["reason"]
+    assert len(api.get(f"/v1/dead-letters?reason={reason}", headers=OPS).json()["items"]) >= 1
+
+
+def test_bad_filter_is_422_problem(api: Any) -> None:
+    """An unparseable filter (a bad date, an unknown service) is a 422 problem with paths."""
+    answer = api.get("/v1/dead-letters?since=yesterday&service=Nope", headers=OPS)
+    assert answer.status_code == 422
+    paths = {e["path"] for e in answer.json()["errors"]}
+    assert paths == {"query.since", "query.service"}
+
+
+def test_show_one_dead_letter(api: Any, dead: list[str]) -> None:
+    """One dead letter shows its record, peer and reason; an unknown id is 404."""
+    letter = api.get(f"/v1/dead-letters/{dead[0]}", headers=OPS).json()
+    assert letter["dossier_no"] == DOSSIER_NO
+    assert letter["record"]["MaHoSo"] == DOSSIER_NO
+    assert api.get("/v1/dead-letters/424242", headers=OPS).status_code == 404
+
+
+def test_replay_delivers_once_second_reports_already(
+    api: Any, service: GatewayService, portal: FakePortal, dead: list[str]
+) -> None:
+    """Replay queues the record again and it is delivered; replaying again says already."""
+    first = api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS).json()
+    assert first["outcome"] == "queued"
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    assert DOSSIER_NO in portal.dossiers
+    again = api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS).json()
+    assert again["outcome"] == "already"
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    writes = [
+        c
+        for c in portal.calls
+        if c.service == "DongBoHoSoMC" and c.error_code == "0" and DOSSIER_NO in c.dossiers
+    ]
+    assert len(writes) == 1
+
+
+def test_bulk_replay_counts_by_outcome(api: Any, dead: list[str]) -> None:
+    """A bulk replay with a filter answers the counts by outcome."""
+    api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS)
+    answer = api.post("/v1/dead-letters:replay", json={"agency": AGENCY, "rate": 1000}, headers=OPS)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["total"] == 1
+    assert body["counts"] == {"queued": 1}
+
+
+def test_discard_needs_reason_and_is_audited(api: Any, dead: list[str]) -> None:
+    """Discard requires a reason; the action and the operator appear in the audit."""
+    missing = api.post(f"/v1/dead-letters/{dead[1]}/discard", json={}, headers=OPS)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["path"] == "body.reason"
+    done = api.post(
+        f"/v1/dead-letters/{dead[1]}/discard",
+        json={"reason": "duplicate of a paper dossier"},
+        headers=OPS,
+    )
+    assert done.json()["outcome"] == "discarded"
+    api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS)
+    audit = api.get("/v1/audit", headers=OPS).json()["items"]
+    text = repr(audit)
+    assert "ops" in text
+    assert "duplicate of a paper dossier" in text
+    assert len(audit) == 2
