@@ -1,0 +1,329 @@
+"""The ``gateway`` command: validate and convert packets, run the gateway, operate dead letters.
+
+Exit codes: 0 success, 1 invalid input (every violation printed as ``path: message [rule]``),
+2 usage or configuration error, 3 not found.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import click
+import orjson
+
+from gateway.errors import ConfigurationError, ContractError, NotFoundError
+
+if TYPE_CHECKING:
+    from gateway.packets import Kind
+
+__all__ = ["main"]
+
+EXIT_INVALID = 1
+EXIT_CONFIG = 2
+EXIT_NOT_FOUND = 3
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """tthc-gateway: sync provincial dossier systems with the national platforms."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- packets -----------------------------------------------------------------------------------
+
+_FORM = click.Choice(["national", "provincial"])
+_KIND = click.Choice(["dossier", "step"])
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--form", type=_FORM, help="Record form; detected when omitted.")
+@click.option("--kind", type=_KIND, help="Dossier records or progress steps; detected if omitted.")
+def validate(files: tuple[Path, ...], form: str | None, kind: str | None) -> None:
+    """Validate packet FILES (JSON or XML, provincial or national form).
+
+    Exits 0 when every file is valid; 1 with every violation listed as path + rule otherwise.
+    """
+    from gateway.packets import Form, read_packet
+
+    failed = False
+    for path in files:
+        try:
+            packet = read_packet(
+                _read(path),
+                form=Form(form) if form else None,
+                kind=_kind(kind),
+                source=str(path),
+            )
+        except ContractError as exc:
+            failed = True
+            click.echo(f"{path}: INVALID ({len(exc.violations)} violation(s))", err=True)
+            for v in exc.violations:
+                click.echo(f"  {v}", err=True)
+            continue
+        shape = "XML" if packet.source_xml else "JSON"
+        click.echo(
+            f"{path}: valid — {len(packet.records)} {packet.kind} record(s),"
+            f" {packet.source_form.value} {shape}"
+        )
+    sys.exit(EXIT_INVALID if failed else 0)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["national", "provincial", "xml", "json"]),
+    required=True,
+    help="national/json: national JSON; provincial: our typed JSON; xml: national XML.",
+)
+@click.option("--form", type=_FORM, help="Input record form; detected when omitted.")
+@click.option("--kind", type=_KIND, help="Dossier records or progress steps; detected if omitted.")
+def convert(file: Path, target: str, form: str | None, kind: str | None) -> None:
+    """Convert FILE to another form and write it to stdout."""
+    from gateway.packets import Form, read_packet, write_packet
+
+    try:
+        packet = read_packet(
+            _read(file),
+            form=Form(form) if form else None,
+            kind=_kind(kind),
+            source=str(file),
+        )
+    except ContractError as exc:
+        for v in exc.violations:
+            click.echo(f"{file}: {v}", err=True)
+        sys.exit(EXIT_INVALID)
+    sys.stdout.buffer.write(write_packet(packet, target))  # type: ignore[arg-type]
+
+
+def _kind(value: str | None) -> Kind | None:
+    # click.Choice has already limited the value to the two kinds.
+    return cast("Kind | None", value)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+# -- running -----------------------------------------------------------------------------------
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GATEWAY_CONFIG",
+    help="TOML configuration file (environment GATEWAY_* overrides it).",
+)
+
+
+def _service(config_path: Path | None, **overrides: Any) -> Any:
+    from gateway.config import load_settings
+    from gateway.service import GatewayService
+
+    try:
+        return GatewayService.open(load_settings(config_path, **overrides))
+    except ConfigurationError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@main.command()
+@_CONFIG
+@click.option("--host", help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default from config: 8080).")
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Run the HTTP API and, unless disabled, delivery workers in this process.
+
+    With no redis_url a private redis-server is started under the data directory.
+    """
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    service = _service(config_path, **overrides)
+    try:
+        if service.settings.embedded_workers:
+            service.start_workers()
+        settings = service.settings
+        click.echo(
+            f"gateway listening on http://{settings.host}:{settings.port}"
+            f" (redis: {service.handle.kind if service.handle else 'external'})",
+            err=True,
+        )
+        uvicorn.run(
+            create_app(service), host=settings.host, port=settings.port, log_level="warning"
+        )
+    finally:
+        service.close()
+
+
+@main.command()
+@_CONFIG
+def worker(config_path: Path | None) -> None:
+    """Run delivery workers only, against the shared Redis of the configuration."""
+    service = _service(config_path)
+    if service.handle is not None and service.handle.kind != "external":
+        click.echo("gateway worker needs a shared redis_url; none is configured", err=True)
+        service.close()
+        sys.exit(EXIT_CONFIG)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start_workers()
+    click.echo("gateway worker running; Ctrl-C to stop", err=True)
+    try:
+        stop.wait()
+    finally:
+        service.close()
+
+
+# -- dead letters ------------------------------------------------------------------------------
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """List, show, replay and discard what could not be delivered."""
+
+
+def _filter(
+    peer: str | None, reason: str | None, agency: str | None, since: str | None, until: str | None
+) -> Any:
+    from gateway.pipeline.deadletters import DeadLetterFilter
+
+    def when(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise click.BadParameter(f"{value}: give a time zone, e.g. 2025-01-01T00:00+07:00")
+        return parsed
+
+    return DeadLetterFilter(
+        peer=peer, reason=reason, agency=agency, since=when(since), until=when(until)
+    )
+
+
+def _filter_options(fn: Any) -> Any:
+    for opt in (
+        click.option("--until", help="ISO 8601 time with zone (inclusive)."),
+        click.option("--since", help="ISO 8601 time with zone (inclusive)."),
+        click.option("--agency", help="Agency code (madonvi)."),
+        click.option("--reason", help="Reason label, e.g. peer_code:2 or retry_budget_exhausted."),
+        click.option("--peer", help="Peer system, e.g. dvcqg."),
+    ):
+        fn = opt(fn)
+    return fn
+
+
+@dead_letters.command("list")
+@_CONFIG
+@_filter_options
+@click.option("--offset", type=int, default=0, show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+def dl_list(config_path: Path | None, offset: int, limit: int, **flt: str | None) -> None:
+    """List waiting dead letters, newest first."""
+    service = _service(config_path)
+    try:
+        page = service.deadletters.find(_filter(**flt), offset=offset, limit=limit)
+        for letter in page.items:
+            click.echo(
+                f"{letter.id}  {letter.dead_at:%Y-%m-%d %H:%M:%S}Z  {letter.peer:<8}"
+                f" {letter.service.national_name:<20} {letter.dossier_no}  {letter.reason}"
+            )
+        if page.next_offset is not None:
+            click.echo(f"… more: --offset {page.next_offset}", err=True)
+    finally:
+        service.close()
+
+
+@dead_letters.command("show")
+@_CONFIG
+@click.argument("letter_id")
+def dl_show(config_path: Path | None, letter_id: str) -> None:
+    """Show one dead letter with its record and every attempt."""
+    service = _service(config_path)
+    try:
+        letter = service.deadletters.get(letter_id)
+        click.echo(orjson.dumps(letter.to_json(), option=orjson.OPT_INDENT_2).decode())
+    except NotFoundError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    finally:
+        service.close()
+
+
+@dead_letters.command("replay")
+@_CONFIG
+@click.argument("letter_ids", nargs=-1)
+@_filter_options
+@click.option("--all-matching", is_flag=True, help="Replay every letter matching the filter.")
+@click.option("--rate", type=float, default=20.0, show_default=True, help="Replays per second.")
+@click.option("--actor", default="cli", show_default=True, help="Recorded in the audit log.")
+def dl_replay(
+    config_path: Path | None,
+    letter_ids: tuple[str, ...],
+    all_matching: bool,
+    rate: float,
+    actor: str,
+    **flt: str | None,
+) -> None:
+    """Replay LETTER_IDS, or with --all-matching every letter the filter selects."""
+    if bool(letter_ids) == all_matching:
+        raise click.UsageError("give letter ids, or --all-matching with a filter (not both)")
+    service = _service(config_path)
+    try:
+        counts: dict[str, int] = {}
+        if all_matching:
+            with click.progressbar(length=0, label="replaying") as bar:
+
+                def progress(done: int, total: int) -> None:
+                    bar.length = total
+                    bar.update(1)
+
+                results = service.deadletters.replay_many(
+                    _filter(**flt), actor=actor, rate=rate, progress=progress
+                )
+        else:
+            results = [service.deadletters.replay(i, actor=actor) for i in letter_ids]
+        for r in results:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+            if not all_matching:
+                click.echo(f"{r.id}: {r.outcome} {r.detail}".rstrip())
+        click.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing to do")
+    except NotFoundError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    finally:
+        service.close()
+
+
+@dead_letters.command("discard")
+@_CONFIG
+@click.argument("letter_id")
+@click.option("--reason", required=True, help="Why it is given up (kept in the audit log).")
+@click.option("--actor", default="cli", show_default=True)
+def dl_discard(config_path: Path | None, letter_id: str, reason: str, actor: str) -> None:
+    """Give up on one dead letter for good."""
+    service = _service(config_path)
+    try:
+        r = service.deadletters.discard(letter_id, actor=actor, reason=reason)
+        click.echo(f"{r.id}: {r.outcome} {r.detail}".rstrip())
+    except NotFoundError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    finally:
+        service.close()

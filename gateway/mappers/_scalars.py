@@ -1,0 +1,56 @@
+"""Scalar conversions shared by the record mappers (private).
+
+The national → provincial direction runs once per record on the intake path, where the
+benchmark target is 20,000 records/s on one core; the helpers below are written for that path and
+their results are proven equal to the public :mod:`gateway.mappers.dates` functions by tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.schemas.codes import Flag, TextBool
+from gateway.schemas.wire import VIETNAM_TZ, format_wire_datetime
+
+__all__ = ["BOOL_OF_FLAG", "flag_of", "local_time", "opt_local_time", "opt_wire_time", "text_bool"]
+
+_fromiso = datetime.fromisoformat
+_combine = datetime.combine
+
+
+def local_time(value: str) -> datetime:
+    """A national ``yyyyMMddHHmmss`` already validated by the national model, in UTC+7.
+
+    Same result as :func:`~gateway.schemas.wire.parse_wire_datetime` (tzinfo ``VIETNAM_TZ``
+    included) at a third of the cost: the national model has checked the 14 digits, so this only
+    converts. ``fromisoformat`` reads the basic ISO form ``yyyyMMddTHHmmss`` in C, and
+    ``combine`` attaches the zone faster than ``replace(tzinfo=…)`` does.
+    """
+    naive = _fromiso(f"{value[:8]}T{value[8:]}")
+    return _combine(naive.date(), naive.time(), VIETNAM_TZ)
+
+
+def opt_local_time(value: str | None) -> datetime | None:
+    """:func:`local_time`, passing None through."""
+    return None if value is None else local_time(value)
+
+
+def opt_wire_time(value: datetime | None) -> str | None:
+    """An aware datetime as the national UTC+7 string, passing None through."""
+    return None if value is None else format_wire_datetime(value)
+
+
+BOOL_OF_FLAG: dict[Flag | None, bool | None] = {Flag.YES: True, Flag.NO: False, None: None}
+"""National "0"/"1" flag (or absent) to ``bool`` (or None); a dict lookup beats a call here."""
+
+
+def flag_of(value: bool | None) -> str | None:
+    """A ``bool`` (or None) as the national "0"/"1" flag (or absent)."""
+    if value is None:
+        return None
+    return Flag.YES.value if value else Flag.NO.value
+
+
+def text_bool(value: bool) -> str:
+    """A ``bool`` as "True"/"False" (``IsDeleted``)."""
+    return TextBool.TRUE.value if value else TextBool.FALSE.value

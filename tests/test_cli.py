@@ -1,0 +1,83 @@
+"""The gateway command: validate and convert on the shipped samples and hand-broken copies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[1] / "contracts" / "samples"
+ALL = sorted(SAMPLES.glob("provincial/*.json")) + sorted(SAMPLES.glob("national/*.json"))
+ALL += sorted(SAMPLES.glob("xml/*.xml"))
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_sample_validates(path: Path) -> None:
+    """Each shipped sample is valid and the command exits 0."""
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def test_broken_copy_lists_every_error_with_its_field(tmp_path: Path) -> None:
+    """A hand-broken dossier exits 1 and names each broken field with its rule."""
+    data = json.loads((SAMPLES / "national" / "dossier-2-processing.json").read_text("utf-8"))
+    data["NgayTiepNhan"] = "20250310250000"
+    data["TrangThaiHoSo"] = "11"
+    data["MaHoSo"] = "H22-2503-7"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    result = CliRunner().invoke(main, ["validate", str(broken)])
+    assert result.exit_code == 1
+    for expected in (
+        "NgayTiepNhan",
+        "[wire_datetime]",
+        "TrangThaiHoSo",
+        "MaHoSo",
+        "[dossier_number_shape]",
+    ):
+        assert expected in result.output
+
+
+def test_broken_provincial_names_the_field(tmp_path: Path) -> None:
+    """A provincial record with a naive datetime is refused at that field."""
+    data = json.loads((SAMPLES / "provincial" / "dossier-1-received.json").read_text("utf-8"))
+    data["received_at"] = "2025-03-10T08:30:00"
+    broken = tmp_path / "naive.json"
+    broken.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    result = CliRunner().invoke(main, ["validate", str(broken)])
+    assert result.exit_code == 1
+    assert "received_at" in result.output
+
+
+def test_unsafe_xml_is_refused(tmp_path: Path) -> None:
+    """An XXE attempt is refused, and the file it names never appears in the output."""
+    result = CliRunner().invoke(main, ["validate", str(SAMPLES / "xml" / "broken" / "xxe.xml")])
+    assert result.exit_code == 1
+    assert "xml_dtd_forbidden" in result.output
+    assert "root:x:0:0" not in result.output
+
+
+@pytest.mark.parametrize("target", ["xml", "national", "provincial", "json"])
+def test_convert_round_trips_through_every_form(target: str, tmp_path: Path) -> None:
+    """Provincial → <target> → national equals provincial → national directly."""
+    source = SAMPLES / "provincial" / "dossier-5-returned.json"
+    runner = CliRunner()
+    first = runner.invoke(main, ["convert", str(source), "--to", target])
+    assert first.exit_code == 0, first.output
+    middle = tmp_path / ("packet.xml" if target == "xml" else "packet.json")
+    middle.write_bytes(first.stdout_bytes)
+    again = runner.invoke(main, ["convert", str(middle), "--to", "national"])
+    direct = runner.invoke(main, ["convert", str(source), "--to", "national"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout_bytes) == json.loads(direct.stdout_bytes)
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    """A file that does not exist is reported, exit code 2."""
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.json")])
+    assert result.exit_code == 2
