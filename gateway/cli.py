@@ -154,6 +154,9 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     from gateway.api.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the process
+    # would die before the finally below stops the workers and the embedded redis-server.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     service = _service(config_path, **overrides)
     try:
         if service.settings.embedded_workers:
@@ -169,6 +172,10 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
         )
     finally:
         service.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.command()

@@ -51,8 +51,9 @@ def declare_flush_actor(
 ) -> dramatiq.Actor[Any, Any]:
     """Declare the actor that runs ``flush(service, agency)`` on ``broker``."""
 
-    def gateway_flush(service: str, agency: str) -> int:
-        return flush(Service(service), agency)
+    def gateway_flush(service: str, agency: str) -> None:
+        # Returns nothing: dramatiq warns about results without a results backend.
+        flush(Service(service), agency)
 
     decorate = dramatiq.actor(broker=broker, actor_name="gateway_flush", queue_name=QUEUE_NAME)
     return decorate(gateway_flush)

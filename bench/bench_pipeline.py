@@ -1,0 +1,517 @@
+"""End-to-end throughput of the delivery pipeline against a bare dramatiq baseline.
+
+Run: ``.venv/bin/python bench/bench_pipeline.py [--records N] [--profile]``
+
+One private ``redis-server`` (unix socket, ``appendfsync always``) serves every row:
+
+  (a) baseline: a no-op dramatiq actor, N messages enqueued first, then one
+      ``dramatiq.Worker(worker_threads=8)`` with ``queue_prefetch = 64``; timed from worker start
+      until ``broker.join`` + ``worker.join`` return;
+  (b) gateway end to end: N national dossier records pushed through the DVCQG-compatible HTTP
+      intake (uvicorn on 127.0.0.1, ``gateway.api.app.create_app``) — or, when the API is not
+      there, through ``GatewayService.accept`` in chunks of 500 (the output says which) — and
+      delivered by the workers to an in-process fake portal; timed from the first push until the
+      portal holds all N;
+  (c) intake latency (only with the API): single-record pushes paced at ``--rate`` requests/s for
+      ``--seconds`` s; p50/p95/p99.
+
+``--profile`` adds a cProfile of the worker path (``engine.flush`` called directly, no dramatiq).
+Everything is bounded in time and touches only loopback and unix sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import importlib.util
+import io
+import logging
+import os
+import platform
+import pstats
+import socket
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from gateway.config import ClientConfig, Settings, WorkerSettings
+from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.pipeline.broker import QUEUE_NAME
+from gateway.pipeline.engine import EngineSettings
+from gateway.pipeline.outbox import Service
+from gateway.runtime import RedisServer
+from gateway.service import GatewayService
+from gateway.testing.fake_portal import FakePortal
+from gateway.testing.records import national_dossier
+
+AGENCY = "000.00.01.H22"
+CHUNK = 500
+DELIVERY_TIMEOUT = 150.0  # seconds: (b) gives up after this
+
+
+# -- records --------------------------------------------------------------------------------------
+
+
+def dossier_no(i: int) -> str:
+    """The i-th distinct valid MaHoSo: 9999 sequence numbers per day, 28 days a month, 2025."""
+    day_index, seq = divmod(i, 9999)
+    month, day = divmod(day_index, 28)
+    if month >= 12:
+        raise ValueError("at most 12 * 28 * 9999 distinct dossier numbers")
+    return f"{AGENCY}-25{month + 1:02d}{day + 1:02d}-{seq + 1:04d}"
+
+
+def build_records(start: int, count: int) -> list[Any]:
+    return [national_dossier(dossier_no(i)) for i in range(start, start + count)]
+
+
+# -- (a) baseline ---------------------------------------------------------------------------------
+
+
+def bench_baseline(url: str, n: int) -> dict[str, float]:
+    client = redis.Redis.from_url(url)
+    broker = RedisBroker(client=client, namespace="bench-noop")  # type: ignore[no-untyped-call]
+    queue = "bench-noop"
+
+    @dramatiq.actor(broker=broker, queue_name=queue, actor_name="noop", max_retries=0)
+    def noop(i: int) -> None:
+        return None
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        noop.send(i)
+    enqueue_s = time.perf_counter() - t0
+
+    worker = dramatiq.Worker(broker, worker_threads=8)
+    worker.queue_prefetch = 64
+    t0 = time.perf_counter()
+    worker.start()
+    try:
+        broker.join(queue, timeout=120_000)
+        worker.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        worker.stop()
+        broker.close()
+        client.close()
+    return {"enqueue_per_s": n / enqueue_s, "elapsed": elapsed, "per_s": n / elapsed}
+
+
+# -- HTTP intake ----------------------------------------------------------------------------------
+
+
+def load_app_factory(spec: str) -> Any | None:
+    """``module:function`` if the module exists, else None."""
+    module_name, _, func = spec.partition(":")
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return getattr(importlib.import_module(module_name), func)
+
+
+class LoopbackServer:
+    """uvicorn serving ``app`` in a thread on 127.0.0.1 (a port the kernel picks)."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="bench-uvicorn"
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def dvcqg_login(http: Any) -> str:
+    r = http.post("/dvcqg/auth", json={"username": "bench", "password": "pw"})
+    r.raise_for_status()
+    return str(r.json()["session"])
+
+
+def dvcqg_push(http: Any, session: str, wires: list[dict[str, Any]]) -> None:
+    r = http.post(
+        "/dvcqg/integration",
+        json={
+            "session": session,
+            "madonvi": AGENCY,
+            "service": "DongBoHoSoMC",
+            "isUpdating": "False",
+            "data": wires,
+        },
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"intake answered {r.status_code}: {r.text[:500]}")
+    body = r.json()
+    if str(body.get("error_code")) not in ("0", "None"):
+        raise RuntimeError(f"intake refused the call: {str(body)[:500]}")
+
+
+# -- (b) gateway end to end -----------------------------------------------------------------------
+
+
+def build_service(url: str, namespace: str = "bench") -> tuple[GatewayService, FakePortal]:
+    settings = Settings(
+        namespace=namespace,
+        worker=WorkerSettings(threads=8, prefetch=64, sweep_interval=60),
+        engine=EngineSettings(batch_size=200),
+        clients=(
+            ClientConfig(
+                id="bench",
+                username="bench",
+                password="pw",  # noqa: S106 - a bench-only login
+                api_key="k",
+                agencies=frozenset({"*"}),
+            ),
+        ),
+    )
+    portal = FakePortal()
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test", batch_size=200), transport=portal.transport()
+    )
+    return GatewayService(settings, redis.Redis.from_url(url), connector), portal
+
+
+def portal_count(portal: FakePortal) -> int:
+    with portal._lock:  # cheap count; the public copy is checked once at the end
+        return len(portal._dossiers)
+
+
+def wait_delivered(service: GatewayService, portal: FakePortal, n: int, deadline: float) -> None:
+    assert service.workers is not None
+    while True:
+        remaining_ms = int((deadline - time.monotonic()) * 1000)
+        if remaining_ms <= 0:
+            raise TimeoutError(f"only {portal_count(portal)} of {n} delivered in time")
+        service.broker.join(QUEUE_NAME, timeout=remaining_ms)
+        service.workers.join()
+        if portal_count(portal) >= n:
+            return
+        time.sleep(0.05)  # a flush re-triggered between the two joins, or a retry is waiting
+
+
+def bench_gateway(
+    url: str, n: int, factory: Any | None, latency: tuple[float, float] | None
+) -> dict[str, Any]:
+    service, portal = build_service(url)
+    out: dict[str, Any] = {"path": "HTTP /dvcqg/integration" if factory else "service.accept()"}
+    try:
+        t = time.perf_counter()
+        records = build_records(0, n)
+        wires = [r.to_wire() for r in records] if factory else None
+        out["build_s"] = time.perf_counter() - t
+
+        server = LoopbackServer(factory(service)) if factory else None
+        if server is not None:
+            server.__enter__()
+        try:
+            service.start_workers()
+            deadline = time.monotonic() + DELIVERY_TIMEOUT
+            t0 = time.perf_counter()
+            if server is not None and wires is not None:
+                import httpx
+
+                with httpx.Client(base_url=server.base_url, timeout=60) as http:
+                    session = dvcqg_login(http)
+                    for i in range(0, n, CHUNK):
+                        dvcqg_push(http, session, wires[i : i + CHUNK])
+            else:
+                for i in range(0, n, CHUNK):
+                    outcomes = service.accept(
+                        Service.DOSSIER, AGENCY, records[i : i + CHUNK], client="bench"
+                    )
+                    bad = [o for o in outcomes if not o.accepted]
+                    if bad:
+                        raise RuntimeError(f"accept refused {len(bad)} records: {bad[0]}")
+            out["intake_s"] = time.perf_counter() - t0
+            wait_delivered(service, portal, n, deadline)
+            out["elapsed"] = time.perf_counter() - t0
+            out["per_s"] = n / out["elapsed"]
+            out["intake_per_s"] = n / out["intake_s"]
+            held = len(portal.dossiers)
+            assert held == n, f"portal holds {held} dossiers, expected {n}"
+            out["portal_calls"] = len(portal.calls)
+
+            if server is not None and latency is not None:
+                out["latency"] = bench_latency(server.base_url, n, *latency)
+        finally:
+            if server is not None:
+                server.__exit__(None, None, None)
+    finally:
+        service.close()
+    return out
+
+
+# -- (c) intake latency ---------------------------------------------------------------------------
+
+
+def bench_latency(base_url: str, start: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Run the paced load generator in a child process (its own GIL), return its figures."""
+    import json
+    import subprocess
+
+    argv = [sys.executable, __file__, "--_loadgen", base_url, str(start), str(rate), str(seconds)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own script
+    try:
+        out, _ = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator exited with {proc.returncode}")
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def loadgen(base_url: str, start: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Open-loop pacing: request i is due at t0 + i/rate; latency is measured per request."""
+    import httpx
+
+    total = int(rate * seconds)
+    wires = [r.to_wire() for r in build_records(start, total)]
+    lat: list[float] = [0.0] * total
+    errors: list[str] = []
+    local = threading.local()
+    clients: list[Any] = []
+    lock = threading.Lock()
+
+    def client() -> tuple[Any, str]:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(base_url=base_url, timeout=10)
+            local.session = dvcqg_login(local.http)
+            with lock:
+                clients.append(local.http)
+        return local.http, local.session
+
+    threads = 32  # enough in flight that the generator, not the gateway, never sets the pace
+    with ThreadPoolExecutor(threads) as pool:
+        wait([pool.submit(client) for _ in range(threads * 2)], timeout=10)
+
+        def one(i: int) -> None:
+            http, session = client()
+            t = time.perf_counter()
+            try:
+                dvcqg_push(http, session, [wires[i]])
+            except Exception as exc:
+                errors.append(repr(exc)[:200])
+            lat[i] = time.perf_counter() - t
+
+        futures = []
+        t0 = time.perf_counter()
+        late = 0.0
+        for i in range(total):
+            due = t0 + i / rate
+            now = time.perf_counter()
+            if due > now:
+                time.sleep(due - now)
+            else:
+                late = max(late, now - due)
+            futures.append(pool.submit(one, i))
+        done, not_done = wait(futures, timeout=seconds + 30)
+        wall = time.perf_counter() - t0
+        for f in not_done:
+            f.cancel()
+    for c in clients:
+        c.close()
+    ok = sorted(lat[i] for i, f in enumerate(futures) if f in done)
+
+    def pct(p: float) -> float:
+        return ok[min(len(ok) - 1, int(p / 100 * len(ok)))] * 1000 if ok else float("nan")
+
+    return {
+        "requests": total,
+        "completed": len(ok),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "achieved_rps": len(ok) / wall,
+        "p50": pct(50),
+        "p95": pct(95),
+        "p99": pct(99),
+        "max": ok[-1] * 1000 if ok else float("nan"),
+        "max_lag_ms": late * 1000,
+    }
+
+
+# -- optional profile of the worker path ----------------------------------------------------------
+
+
+def profile_worker_path(url: str, n: int) -> str:
+    service, portal = build_service(url, namespace="bench-profile")
+    try:
+        records = build_records(0, n)
+        for i in range(0, n, CHUNK):
+            service.outbox.accept(Service.DOSSIER, AGENCY, records[i : i + CHUNK], client="bench")
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        for _ in range(n // 200 + 20):
+            if portal_count(portal) >= n:
+                break
+            service.engine.flush(Service.DOSSIER, AGENCY)
+        prof.disable()
+        elapsed = time.perf_counter() - t0
+        s = io.StringIO()
+        print(
+            f"engine.flush alone (1 thread, under cProfile): {portal_count(portal)}/{n} records"
+            f" in {elapsed:.2f} s = {portal_count(portal) / elapsed:,.0f} records/s",
+            file=s,
+        )
+        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
+        return s.getvalue()
+    finally:
+        service.close()
+
+
+# -- main -----------------------------------------------------------------------------------------
+
+
+class _CountResultWarnings(logging.Filter):
+    """dramatiq warns once per message when an actor returns a value: count, do not print."""
+
+    count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "returned a value that is not None" in record.getMessage():
+            _CountResultWarnings.count += 1
+            return False
+        return True
+
+
+def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--_loadgen":
+        import json
+
+        _, _, url, start, rate, seconds = sys.argv
+        print(json.dumps(loadgen(url, int(start), float(rate), float(seconds))))
+        return 0
+    handler = logging.StreamHandler()
+    handler.addFilter(_CountResultWarnings())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--records", type=int, default=20000)
+    p.add_argument("--rate", type=float, default=200.0, help="(c) requests/s")
+    p.add_argument("--seconds", type=float, default=10.0, help="(c) duration")
+    p.add_argument("--app", default="gateway.api.app:create_app", help="module:factory")
+    p.add_argument("--profile", action="store_true", help="cProfile the worker path")
+    args = p.parse_args()
+    n = args.records
+    if not 1 <= n <= 12 * 28 * 9999 - int(args.rate * args.seconds):
+        p.error("--records out of range")
+
+    factory = load_app_factory(args.app)
+    results: dict[str, Any] = {}
+    profile = ""
+    with tempfile.TemporaryDirectory(prefix="bench-pipe-") as tmp:
+        server = RedisServer(Path(tmp), appendfsync="always")
+        server.start()
+        try:
+            url = server.url
+            print(f"redis-server pid {server.process.pid if server.process else '?'} at {url}")
+            print("(a) baseline: enqueue + no-op worker ...", flush=True)
+            results["a"] = bench_baseline(url, n)
+            if factory is None:
+                print(
+                    f"NOTE: {args.app} not found: (b) pushes via service.accept() in chunks of"
+                    f" {CHUNK} (no HTTP), and (c) is skipped",
+                    flush=True,
+                )
+            print(
+                f"(b) gateway end to end via {'HTTP' if factory else 'service.accept()'} ...",
+                flush=True,
+            )
+            results["b"] = bench_gateway(
+                url, n, factory, (args.rate, args.seconds) if factory else None
+            )
+            if args.profile:
+                print("profiling the worker path ...", flush=True)
+                profile = profile_worker_path(url, min(n, 5000))
+        finally:
+            server.stop()
+
+    a, b = results["a"], results["b"]
+    rows = [
+        ("machine", platform.platform()),
+        ("cpu_count", str(os.cpu_count())),
+        ("python", sys.version.split()[0]),
+        ("dramatiq", dramatiq.__version__),
+        ("redis", "private redis-server, unix socket, appendfsync=always"),
+        ("N", f"{n:,}"),
+        ("(a) enqueue, 1 thread", f"{a['enqueue_per_s']:,.0f} msgs/s"),
+        ("(a) no-op worker 8 thr, prefetch 64", f"{a['per_s']:,.0f} msgs/s ({a['elapsed']:.2f} s)"),
+        ("(b) intake path", b["path"]),
+        (
+            "(b) intake alone (workers running)",
+            f"{b['intake_per_s']:,.0f} records/s ({b['intake_s']:.2f} s)",
+        ),
+        ("(b) end to end (push → portal)", f"{b['per_s']:,.0f} records/s ({b['elapsed']:.2f} s)"),
+        ("(b) portal calls", f"{b['portal_calls']:,} (batch_size 200)"),
+        (
+            "(b) dramatiq 'returned a value' warnings",
+            f"{_CountResultWarnings.count:,} (suppressed)",
+        ),
+        ("(b) / (a)", f"{b['per_s'] / a['per_s']:.2f}"),
+    ]
+    lat = b.get("latency")
+    if lat:
+        rows += [
+            (
+                "(c) intake latency, 1 record/call",
+                f"{lat['completed']}/{lat['requests']} ok, {lat['errors']} errors,"
+                f" {lat['achieved_rps']:.0f} req/s achieved",
+            ),
+            (
+                "(c) p50 / p95 / p99 / max",
+                f"{lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} ms",
+            ),
+            ("(c) worst pacing lag", f"{lat['max_lag_ms']:.1f} ms"),
+        ]
+        if lat["first_error"]:
+            rows.append(("(c) first error", lat["first_error"]))
+    else:
+        rows.append(("(c) intake latency", "skipped: no HTTP API (gateway/api/app.py)"))
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    if profile:
+        print()
+        print(profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
