@@ -3,6 +3,8 @@
 The public API is re-exported here; modules not named in ``__all__`` are private.
 """
 
+from gateway.config import ClientConfig, Settings, load_settings
+from gateway.connectors import DeliveryConnector, DvcqgConfig, DvcqgConnector, PeerReply
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -17,21 +19,80 @@ from gateway.errors import (
     UnsafeXMLError,
     Violation,
 )
+from gateway.mappers import (
+    contract_error_from,
+    dossier_from_national,
+    dossier_to_national,
+    step_from_national,
+    step_to_national,
+)
+from gateway.packets import Packet, read_packet, write_packet
+from gateway.pipeline import (
+    DeliveryState,
+    DeliveryStatus,
+    Outbox,
+    Outcome,
+    RetryPolicy,
+    Service,
+)
+from gateway.pipeline.deadletters import DeadLetter, DeadLetterFilter, DeadLetters
+from gateway.schemas import (
+    Dossier,
+    DossierRecord,
+    DossierStatus,
+    Lifecycle,
+    ProgressRecord,
+    ProgressStep,
+    WireRules,
+)
+from gateway.service import GatewayService
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClientConfig",
     "ConfigurationError",
     "ContractError",
+    "DeadLetter",
+    "DeadLetterFilter",
+    "DeadLetters",
+    "DeliveryConnector",
+    "DeliveryState",
+    "DeliveryStatus",
+    "Dossier",
+    "DossierRecord",
+    "DossierStatus",
+    "DvcqgConfig",
+    "DvcqgConnector",
     "GatewayError",
+    "GatewayService",
     "IdempotencyError",
+    "Lifecycle",
     "NotFoundError",
+    "Outbox",
+    "Outcome",
+    "Packet",
     "PeerError",
+    "PeerReply",
     "PermanentPeerError",
     "PipelineError",
+    "ProgressRecord",
+    "ProgressStep",
+    "RetryPolicy",
+    "Service",
+    "Settings",
     "TransientPeerError",
     "TransitionError",
     "UnsafeXMLError",
     "Violation",
+    "WireRules",
     "__version__",
+    "contract_error_from",
+    "dossier_from_national",
+    "dossier_to_national",
+    "load_settings",
+    "read_packet",
+    "step_from_national",
+    "step_to_national",
+    "write_packet",
 ]
