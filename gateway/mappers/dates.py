@@ -53,6 +53,14 @@ def vietnam_date(value: date) -> date:
     return value
 
 
+def _real_date(text: str, year: int, month: int, day: int) -> date:
+    """``date(year, month, day)``, with a message that quotes the text it was read from."""
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a real date: {exc}") from None
+
+
 # --- DVCQG -------------------------------------------------------------------------------------
 
 
@@ -66,7 +74,10 @@ def format_dvcqg_datetime(value: datetime) -> str:
 
 def parse_dvcqg_datetime(value: str) -> datetime:
     """DVCQG ``yyyyMMddHHmmss`` as an aware datetime in UTC+7; ValueError when malformed."""
-    return parse_wire_datetime(value)
+    try:
+        return parse_wire_datetime(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a DVCQG date-time yyyyMMddHHmmss: {exc}") from None
 
 
 # --- LLTP --------------------------------------------------------------------------------------
@@ -90,8 +101,8 @@ def parse_lltp_date(value: str) -> date:
     """LLTP ``dd/mm/yyyy`` as a date; ValueError when malformed or not a real day."""
     m = _LLTP_DAY.fullmatch(value)
     if m is None:
-        raise ValueError(f"expected dd/mm/yyyy, got {value!r}")
-    return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        raise ValueError(f"{value!r} is not an LLTP date dd/mm/yyyy")
+    return _real_date(value, int(m.group(3)), int(m.group(2)), int(m.group(1)))
 
 
 class DatePrecision(StrEnum):
@@ -116,11 +127,11 @@ class PartialDate:
     def __post_init__(self) -> None:
         if self.day is not None and self.month is None:
             raise ValueError("a day without a month is not a date")
-        if not 1 <= self.year <= 9999:
-            raise ValueError(f"year {self.year} is out of range")
-        # date() checks the month and the day within that month (29 February included); test
-        # against None, not truthiness, so month 0 or day 0 is refused rather than read as unknown.
-        date(
+        # date() checks the year, the month and the day within that month (29 February
+        # included); test against None, not truthiness, so month 0 or day 0 is refused rather
+        # than read as unknown.
+        _real_date(
+            str(self),
             self.year,
             1 if self.month is None else self.month,
             1 if self.day is None else self.day,
@@ -175,7 +186,7 @@ def parse_lltp_birth_date(value: str) -> PartialDate:
     m = _LLTP_DAY.fullmatch(value)
     if m is not None:
         return PartialDate(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    raise ValueError(f"expected dd/mm/yyyy, mm/yyyy or yyyy, got {value!r}")
+    raise ValueError(f"{value!r} is not an LLTP birth date dd/mm/yyyy, mm/yyyy or yyyy")
 
 
 # --- population database -----------------------------------------------------------------------
@@ -196,5 +207,5 @@ def parse_population_date(value: str) -> date:
     """Population-database ``yyyyMMdd`` as a date; ValueError when malformed or not a real day."""
     m = _POPULATION.fullmatch(value)
     if m is None:
-        raise ValueError(f"expected yyyyMMdd, got {value!r}")
-    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        raise ValueError(f"{value!r} is not a population-database date yyyyMMdd")
+    return _real_date(value, int(m.group(1)), int(m.group(2)), int(m.group(3)))

@@ -9,7 +9,7 @@ validated, so both spellings of "none" are exercised. Numbers are canonical (no 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
@@ -55,7 +55,7 @@ codes = st.from_regex(r"[0-9A-Z][0-9A-Za-z.\-]{0,19}", fullmatch=True)
 """A code from a list we do not hold (procedure, field, database codes)."""
 
 OFFSETS = st.one_of(
-    st.sampled_from([timezone.utc, VIETNAM_TZ, timezone(timedelta(hours=-5))]),
+    st.sampled_from([UTC, VIETNAM_TZ, timezone(timedelta(hours=-5))]),
     st.integers(min_value=-12 * 60, max_value=14 * 60).map(
         lambda m: timezone(timedelta(minutes=m))
     ),

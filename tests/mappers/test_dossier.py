@@ -150,7 +150,11 @@ def test_applicant_maps_to_owner_fields() -> None:
     assert sent["SoGiayToChuHoSo"] == PERSONAL_ID
     assert sent["LoaiDoiTuong"] == "1"
     assert sent["MaDoiTuong"] == "DVCQG-1"
-    assert (sent["Email"], sent["SoDienThoai"], sent["Fax"]) == ("a@example.com", "0912345678", "0243")
+    assert (sent["Email"], sent["SoDienThoai"], sent["Fax"]) == (
+        "a@example.com",
+        "0912345678",
+        "0243",
+    )
     assert sent["ThongTinKhac"] == "Ủy quyền"
 
 
