@@ -44,6 +44,18 @@ local now = ARGV[2]
 local function rec(id) return ns .. ':rec:' .. id end
 local function dos(d) return ns .. ':dos:' .. d end
 local function ready(s, a) return ns .. ':ready:' .. s .. ':' .. a end
+-- Steps wait until the portal holds their dossier; once a dossier is settled they may go.
+local function wake_steps(d, s, a, woke)
+  if s == 'D' then
+    local pa = redis.call('HGET', dos(d), 'agency_P')
+    if pa and redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
+      redis.call('ZADD', ready('P', pa), 'NX', now, d)
+      woke[#woke + 1] = 'P:' .. pa
+    end
+  elseif redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
+    redis.call('ZADD', ready('P', a), 'NX', now, d)
+  end
+end
 local function release(s, a, d, token)
   local key = dos(d)
   if redis.call('HGET', key, 'token_' .. s) == token then
@@ -218,14 +230,8 @@ each(6, function(d, ids)
     elseif pend and pend ~= '' then
       redis.call('ZADD', ready('D', agency), 'NX', now, d)
     end
-    local pa = redis.call('HGET', dk, 'agency_P')
-    if pa and redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
-      redis.call('ZADD', ready('P', pa), 'NX', now, d)
-      woke[#woke + 1] = 'P:' .. pa
-    end
-  elseif redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
-    redis.call('ZADD', ready('P', agency), 'NX', now, d)
   end
+  wake_steps(d, svc, agency, woke)
 end)
 redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. svc, #out)
 return {out, woke}
@@ -297,14 +303,8 @@ each(9, function(d, ids)
     if (redis.call('HGET', dk, 'pending') or '') ~= '' then
       redis.call('ZADD', ready('D', agency), 'NX', now, d)
     end
-    local pa = redis.call('HGET', dk, 'agency_P')
-    if pa and redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
-      redis.call('ZADD', ready('P', pa), 'NX', now, d)
-      woke[#woke + 1] = 'P:' .. pa
-    end
-  elseif redis.call('EXISTS', ns .. ':steps:' .. d) == 1 then
-    redis.call('ZADD', ready('P', agency), 'NX', now, d)
   end
+  wake_steps(d, svc, agency, woke)
 end)
 return {count, woke}
 """
