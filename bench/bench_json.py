@@ -1,6 +1,6 @@
 """Throughput of the national dossier path: validate and map, one process, one core.
 
-Run: ``.venv/bin/python bench/bench_json.py [--seconds 1.0] [--repeats 5] [--check]``
+Run: ``.venv/bin/python bench/bench_json.py [--seconds 0.5] [--repeats 9] [--check]``
 
 Rows:
   (a) ``DossierRecord.model_validate`` of a national dict (what the intake does first);
@@ -136,8 +136,8 @@ def _best_rate(fn: Callable[[], object], seconds: float, repeats: int) -> float:
 def main() -> int:
     """Run the rows and print the table; with ``--check``, exit 1 when (b) misses the target."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="length of one timed run")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row (best kept)")
+    parser.add_argument("--seconds", type=float, default=0.5, help="length of one timed run")
+    parser.add_argument("--repeats", type=int, default=9, help="timed runs per row (best kept)")
     parser.add_argument("--check", action="store_true", help="exit 1 when (b) misses the target")
     args = parser.parse_args()
     pinning = _pin_to_one_cpu()

@@ -1,7 +1,8 @@
 """Dossier mapping: the provincial :class:`Dossier` ↔ the national ``DongBoHoSoMC`` record.
 
-Towards the portal, the provincial record is written as a dict of wire strings (national names)
-and validated once as a :class:`DossierRecord`, so every national rule and configured limit
+Towards the portal, the provincial record is written as a dict of wire strings under national
+names (code-table members are ``StrEnum``, so they already are their strings) and validated once
+as a :class:`DossierRecord`, so every national rule and configured limit
 applies: a provincial record the portal would refuse raises ``pydantic.ValidationError`` whose
 locations are national field names (translate with :func:`~gateway.mappers.contract_error_from`).
 
@@ -63,9 +64,9 @@ def _fee_out(fee: Fee) -> dict[str, Any]:
     return {
         "TenPhiLePhi": fee.name,
         "MaPhiLePhi": fee.code,
-        "HinhThucThu": fee.collection.value,
+        "HinhThucThu": fee.collection,
         "Gia": str(fee.amount),
-        "LoaiPhiLePhi": fee.kind.value,
+        "LoaiPhiLePhi": fee.kind,
     }
 
 
@@ -100,11 +101,11 @@ def dossier_to_national(d: Dossier, *, rules: WireRules | None = None) -> Dossie
         "TenTTHC": d.procedure_name,
         "MaLinhVuc": d.field_code,
         "TenLinhVuc": d.field_name,
-        "KenhThucHien": d.channel.value,
+        "KenhThucHien": d.channel,
         "SoBienNhan": d.receipt_no,
         "ChuHoSo": a.name,
         "SoGiayToChuHoSo": a.paper_number,
-        "LoaiDoiTuong": a.kind.value,
+        "LoaiDoiTuong": a.kind,
         "MaDoiTuong": a.account_id,
         "ThongTinKhac": a.other_info,
         "Email": a.email,
@@ -113,22 +114,20 @@ def dossier_to_national(d: Dossier, *, rules: WireRules | None = None) -> Dossie
         "TrichYeuHoSo": d.summary,
         "NgayTiepNhan": format_wire_datetime(d.received_at),
         "NgayHenTra": format_wire_datetime(d.due_at),
-        "TrangThaiHoSo": d.status.value,
+        "TrangThaiHoSo": d.status,
         "NgayTra": opt_wire_time(d.returned_at),
         "ThongTinTra": d.return_info,
-        "HinhThuc": d.result_delivery.value,
+        "HinhThuc": d.result_delivery,
         "NgayKetThucXuLy": opt_wire_time(d.finished_at),
         "DonViXuLy": d.processing_unit,
         "GhiChu": d.note,
         "NoiNopHoSo": d.submission_place,
         "HoSoCoThanhPhanSoHoa": flag_of(d.has_digitised_components),
         "TaiKhoanDuocXacThucVoiVNeID": flag_of(a.verified_with_vneid),
-        "DuocThanhToanTrucTuyen": None if d.online_payment is None else d.online_payment.value,
+        "DuocThanhToanTrucTuyen": d.online_payment,
         "NgayTuChoi": opt_wire_time(d.rejected_at),
         "NgayNopHoSo": opt_wire_time(d.submitted_at),
-        "DinhDanhCHS": [
-            {"LoaiDinhDanh": i.kind.value, "SoDinhDanh": i.number} for i in a.identifiers
-        ],
+        "DinhDanhCHS": [{"LoaiDinhDanh": i.kind, "SoDinhDanh": i.number} for i in a.identifiers],
         "DSKetNoiCSDL": [{"MaCSDL": code} for code in d.connected_databases],
         "TaiLieuNop": [_document_out(doc) for doc in d.documents],
         "DanhSachLePhi": [_fee_out(fee) for fee in d.fees],

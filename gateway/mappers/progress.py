@@ -31,7 +31,7 @@ def step_to_national(s: ProgressStep, *, rules: WireRules | None = None) -> Prog
             "ThoiDiemXuLy": format_wire_datetime(s.handled_at),
             "PhongBanXuLy": s.department,
             "NoiDungXuLy": s.content,
-            "TrangThai": s.status.value,
+            "TrangThai": s.status,
             "NgayBatDau": opt_wire_time(s.started_at),
             "NgayKetThucTheoQuyDinh": opt_wire_time(s.statutory_end_at),
         },
