@@ -103,9 +103,15 @@ def national_record() -> dict[str, Any]:
 
 
 def _pin_to_one_cpu() -> str:
+    """Stay on the CPU the scheduler started us on (not always CPU 0: two runs would share it)."""
     if not hasattr(os, "sched_setaffinity"):
         return "not pinned (no sched_setaffinity)"
-    cpu = min(os.sched_getaffinity(0))
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            # Field 39 is the CPU last run on; fields are counted after the ")" closing the name.
+            cpu = int(stat.read().rsplit(")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     return f"pinned to CPU {cpu}"
 

@@ -451,3 +451,24 @@ def test_database_code_empty_refused(record_data: dict[str, Any], refuse: Refuse
     assert refuse(DossierRecord, record_data) == [
         (("DSKetNoiCSDL", 0, "MaCSDL"), "string_too_short")
     ]
+
+
+def test_format_refuses_years_before_1000() -> None:
+    """A year the 14-digit form cannot carry is refused, not written as 13 characters."""
+    from datetime import datetime
+
+    from gateway.schemas.wire import VIETNAM_TZ, format_wire_datetime
+
+    with pytest.raises(ValueError, match="year before 1000"):
+        format_wire_datetime(datetime(999, 1, 2, 3, 4, 5, tzinfo=VIETNAM_TZ))
+
+
+def test_format_out_of_range_is_a_value_error() -> None:
+    """A datetime that overflows when moved to UTC+7 raises ValueError, not OverflowError."""
+    from datetime import datetime, timedelta, timezone
+
+    from gateway.schemas.wire import format_wire_datetime
+
+    edge = datetime.max.replace(tzinfo=timezone(-timedelta(hours=12)))
+    with pytest.raises(ValueError, match="out of range"):
+        format_wire_datetime(edge)
