@@ -55,6 +55,7 @@ from gateway.testing.records import national_dossier
 
 AGENCY = "000.00.01.H22"
 CHUNK = 500
+PUSHERS = 4  # concurrent intake connections in (b)
 DELIVERY_TIMEOUT = 150.0  # seconds: (b) gives up after this
 
 
@@ -232,7 +233,7 @@ def bench_gateway(
     try:
         t = time.perf_counter()
         records = build_records(0, n)
-        wires = [r.to_wire() for r in records] if factory else None
+        wires: list[Any] | None = [] if factory else None
         out["build_s"] = time.perf_counter() - t
 
         server = LoopbackServer(factory(service)) if factory else None
@@ -243,12 +244,10 @@ def bench_gateway(
             deadline = time.monotonic() + DELIVERY_TIMEOUT
             t0 = time.perf_counter()
             if server is not None and wires is not None:
-                import httpx
-
-                with httpx.Client(base_url=server.base_url, timeout=60) as http:
-                    session = dvcqg_login(http)
-                    for i in range(0, n, CHUNK):
-                        dvcqg_push(http, session, wires[i : i + CHUNK])
+                # The provincial systems are outside the gateway: push from a child process
+                # (its own GIL), PUSHERS connections at once, as several systems would.
+                out["pushers"] = PUSHERS
+                run_child("--_pusher", server.base_url, "0", str(n), str(PUSHERS))
             else:
                 for i in range(0, n, CHUNK):
                     outcomes = service.accept(
@@ -279,22 +278,69 @@ def bench_gateway(
 # -- (c) intake latency ---------------------------------------------------------------------------
 
 
-def bench_latency(base_url: str, start: int, rate: float, seconds: float) -> dict[str, Any]:
-    """Run the paced load generator in a child process (its own GIL), return its figures."""
+def run_child(mode: str, *args: str, timeout: float = 180.0) -> dict[str, Any]:
+    """Run this script in ``mode`` in a child process (its own GIL); return its JSON figures."""
     import json
     import subprocess
 
-    argv = [sys.executable, __file__, "--_loadgen", base_url, str(start), str(rate), str(seconds)]
+    argv = [sys.executable, __file__, mode, *args]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our own script
     try:
-        out, _ = proc.communicate(timeout=seconds + 60)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
         raise
     if proc.returncode != 0:
-        raise RuntimeError(f"load generator exited with {proc.returncode}")
+        raise RuntimeError(f"{mode} child exited with {proc.returncode}")
     return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def bench_latency(base_url: str, start: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Run the paced load generator in a child process (its own GIL), return its figures."""
+    return run_child(
+        "--_loadgen", base_url, str(start), str(rate), str(seconds), timeout=seconds + 60
+    )
+
+
+def pusher(base_url: str, start: int, count: int, connections: int) -> dict[str, Any]:
+    """Push records start..start+count in CHUNK-record DVCQG calls over ``connections``."""
+    import httpx
+    import orjson
+
+    wires = [r.to_wire() for r in build_records(start, count)]
+    chunks = [wires[i : i + CHUNK] for i in range(0, count, CHUNK)]
+    bodies = iter(chunks)
+    lock = threading.Lock()
+
+    def push_all() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            session = dvcqg_login(http)
+            while True:
+                with lock:
+                    chunk = next(bodies, None)
+                if chunk is None:
+                    return
+                envelope = {
+                    "session": session,
+                    "madonvi": AGENCY,
+                    "service": "DongBoHoSoMC",
+                    "isUpdating": "False",
+                    "data": chunk,
+                }
+                r = http.post(
+                    "/dvcqg/integration",
+                    content=orjson.dumps(envelope),
+                    headers={"content-type": "application/json"},
+                )
+                if r.status_code != 200 or str(r.json().get("error_code")) != "0":
+                    raise RuntimeError(f"intake answered {r.status_code}: {r.text[:300]}")
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        for f in [pool.submit(push_all) for _ in range(connections)]:
+            f.result()
+    return {"seconds": time.perf_counter() - t}
 
 
 def loadgen(base_url: str, start: int, rate: float, seconds: float) -> dict[str, Any]:
@@ -412,6 +458,12 @@ class _CountResultWarnings(logging.Filter):
 
 
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--_pusher":
+        import json
+
+        _, _, url, start, count, conns = sys.argv
+        print(json.dumps(pusher(url, int(start), int(count), int(conns))))
+        return 0
     if len(sys.argv) == 6 and sys.argv[1] == "--_loadgen":
         import json
 

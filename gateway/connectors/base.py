@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["DeliveryConnector", "PeerReply"]
+import orjson
+
+__all__ = ["DeliveryConnector", "PeerReply", "WireRecord"]
+
+WireRecord = Mapping[str, Any] | orjson.Fragment
+"""A national record: a mapping, or its JSON already encoded (``orjson.Fragment``), which the
+pipeline passes straight from the outbox so a record is never decoded just to be encoded again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class DeliveryConnector(Protocol):
         self,
         service: str,
         agency: str,
-        records: Sequence[Mapping[str, Any]],
+        records: Sequence[WireRecord],
         *,
         updating: bool = False,
     ) -> PeerReply:

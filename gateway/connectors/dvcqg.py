@@ -26,7 +26,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
 
 from gateway.connectors._http import status_error, transport_error
-from gateway.connectors.base import PeerReply
+from gateway.connectors.base import PeerReply, WireRecord
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -191,7 +191,7 @@ class DvcqgConnector:
         self,
         service: str,
         agency: str,
-        records: Sequence[Mapping[str, Any]],
+        records: Sequence[WireRecord],
         *,
         updating: bool = False,
     ) -> PeerReply:
@@ -261,10 +261,12 @@ class DvcqgConnector:
         self,
         service: str,
         agency: str,
-        batch: Sequence[Mapping[str, Any]],
+        batch: Sequence[WireRecord],
         updating: bool,
     ) -> tuple[_Reply, bool]:
-        params: dict[str, Any] = {"data": [dict(record) for record in batch]}
+        params: dict[str, Any] = {
+            "data": [r if isinstance(r, dict | orjson.Fragment) else dict(r) for r in batch]
+        }
         upsert = service == _UPSERT_SERVICE
         if upsert:
             params["isUpdating"] = "True" if updating else "False"

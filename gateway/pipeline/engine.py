@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from gateway.connectors.base import DeliveryConnector
 from gateway.errors import PeerError, PermanentPeerError, TransientPeerError
 from gateway.pipeline.metrics import MetricsRecorder
@@ -99,8 +101,8 @@ class DeliveryEngine:
     # -- one batch -----------------------------------------------------------------------------
 
     def _deliver(self, service: Service, agency: str, token: str, claims: list[Claim]) -> int:
-        ids = [i for c in claims for i in c.ids]
-        bodies = dict(zip(ids, self.outbox.bodies(ids), strict=True))
+        # Stored JSON goes to the connector as-is (an orjson Fragment is embedded, not re-encoded).
+        bodies = {i: b for c in claims for i, b in zip(c.ids, c.bodies, strict=True)}
         # Per dossier: ids to send, and ids the portal turned out to hold already.
         to_send: dict[str, list[str]] = {c.dossier_no: list(c.ids) for c in claims}
         sendable: list[Claim] = []
@@ -113,7 +115,9 @@ class DeliveryEngine:
                 except PeerError as exc:
                     self._failed(service, agency, token, [c], exc)
                     continue
-                to_send[c.dossier_no] = [i for i in c.ids if step_key(bodies[i]) not in held]
+                to_send[c.dossier_no] = [
+                    i for i in c.ids if step_key(orjson.loads(bodies[i])) not in held
+                ]
             sendable.append(c)
         if not sendable:
             return 0
@@ -135,10 +139,12 @@ class DeliveryEngine:
         token: str,
         claims: list[Claim],
         to_send: dict[str, list[str]],
-        bodies: dict[str, dict[str, Any]],
+        bodies: dict[str, bytes],
         updating: bool,
     ) -> int:
-        records = [bodies[i] for c in claims for i in to_send[c.dossier_no]]
+        records: list[Any] = [
+            orjson.Fragment(bodies[i]) for c in claims for i in to_send[c.dossier_no]
+        ]
         try:
             if records:
                 self.connector.send(service.national_name, agency, records, updating=updating)

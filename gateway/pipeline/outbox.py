@@ -111,11 +111,14 @@ class Claim:
     ambiguous: bool
     created: bool
     ids: tuple[str, ...]
+    bodies: tuple[bytes, ...] = ()
+    """The stored wire records (JSON), in the order of ``ids``."""
 
 
-def fingerprint(wire: dict[str, Any]) -> str:
-    """A stable digest of a wire record: equal records, equal fingerprints."""
-    return hashlib.sha256(orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+def fingerprint(record: DossierRecord | ProgressRecord) -> str:
+    """The digest intake stores for a record: equal records, equal fingerprints."""
+    body = record.__pydantic_serializer__.to_json(record, by_alias=True, exclude_none=True)
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def _ms_to_dt(value: bytes | str | None) -> datetime | None:
@@ -196,7 +199,7 @@ class Outbox:
         """The current time in ms since the epoch, from the injected clock."""
         return int(self.clock() * 1000)
 
-    def run(self, name: str, *args: str | int) -> Any:
+    def run(self, name: str, *args: str | int | bytes) -> Any:
         """Run one outbox script with the namespace and the current time prepended."""
         return self._scripts[name](args=[self.ns, self.now_ms(), *args])
 
@@ -220,25 +223,34 @@ class Outbox:
         if service is Service.PROGRESS:
             # Within one request, steps go in ThoiDiemXuLy order whatever order they came in.
             order.sort(key=lambda i: records[i].handled_at)  # type: ignore[union-attr]
-        args: list[str | int] = [service.value, agency, client, self._allowed, len(records)]
+        args: list[str | int | bytes] = [
+            service.value,
+            agency,
+            client,
+            self._allowed,
+            len(records),
+        ]
         for i in order:
             rec = records[i]
-            wire = rec.to_wire()
+            # One Rust call gives the stored body; equal records give equal bytes (fields in
+            # model order), so the body's digest is the record's fingerprint.
+            body = rec.__pydantic_serializer__.to_json(rec, by_alias=True, exclude_none=True)
             ts = rec.handled_at if isinstance(rec, ProgressRecord) else rec.received_at
-            body = orjson.dumps(wire).decode()
-            args += [rec.dossier_no, fingerprint(wire), rec.status.value, ts, body]
-        raw = self.run("ACCEPT", *args)
+            digest = hashlib.sha256(body).hexdigest()[:32]
+            args += [f"{rec.dossier_no} {digest} {rec.status.value} {ts}", body]
+        raw = text(self.run("ACCEPT", *args)) or ""
         outcomes: list[Outcome | None] = [None] * len(records)
-        for i, (code, rid, extra) in zip(order, raw, strict=True):
-            outcomes[i] = self._outcome(i, records[i], text(code) or "", rid, text(extra))
+        for i, line in zip(order, raw.split("\n"), strict=True):
+            code, rid, extra = line.split(" ")
+            outcomes[i] = self._outcome(i, records[i], code, rid, extra)
         return [o for o in outcomes if o is not None]
 
     def _outcome(
-        self, index: int, rec: DossierRecord | ProgressRecord, code: str, rid: Any, extra: Any
+        self, index: int, rec: DossierRecord | ProgressRecord, code: str, rid: str, extra: str
     ) -> Outcome:
         no = rec.dossier_no
         if code in ("new", "dup"):
-            return Outcome(index, no, text(rid), duplicate=code == "dup")
+            return Outcome(index, no, rid, duplicate=code == "dup")
         if code == "order":
             return Outcome(
                 index,
@@ -273,8 +285,9 @@ class Outbox:
                 ambiguous=text(amb) == "1",
                 created=text(created) == "1",
                 ids=tuple(text(i) or "" for i in ids),
+                bodies=tuple(bodies),
             )
-            for d, amb, created, ids in raw
+            for d, amb, created, ids, bodies in raw
         ]
 
     def bodies(self, ids: Sequence[str]) -> list[dict[str, Any]]:

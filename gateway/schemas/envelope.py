@@ -7,11 +7,12 @@ depending on the implementation; all three are accepted.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from gateway.schemas.codes import TextBool
+from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.wire import Code, Text
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "SERVICE_LOOKUP",
     "SERVICE_PROGRESS",
     "SUCCESS_CODES",
+    "TYPED_CALL",
     "CallEnvelope",
+    "DossierSyncCall",
     "LoginReply",
     "LoginRequest",
+    "ProgressCall",
     "Reply",
 ]
 
@@ -82,3 +86,27 @@ class Reply(BaseModel):
 
 
 ServiceName = Literal["DongBoHoSoMC", "CapNhatTienDoHoSoMC", "TraCuuHoSo"]
+
+
+class DossierSyncCall(CallEnvelope):
+    """A ``DongBoHoSoMC`` call with every record validated as part of the envelope."""
+
+    service: Literal["DongBoHoSoMC"]
+    data: list[DossierRecord]
+
+
+class ProgressCall(CallEnvelope):
+    """A ``CapNhatTienDoHoSoMC`` call with every record validated as part of the envelope."""
+
+    service: Literal["CapNhatTienDoHoSoMC"]
+    data: list[ProgressRecord]
+
+
+TYPED_CALL: TypeAdapter[DossierSyncCall | ProgressCall] = TypeAdapter(
+    Annotated[DossierSyncCall | ProgressCall, Field(discriminator="service")]
+)
+"""Parses and validates a whole call from JSON bytes in one pass (no Python dicts on the way).
+
+The intake's fast path: when it fails for any reason, the intake falls back to reading the
+envelope and each record on its own, which locates every error per record.
+"""
