@@ -3,19 +3,20 @@
 The layout is ``contracts/dvcqg-packets.xsd`` (namespace :data:`XML_NAMESPACE`): one element per
 national field in the models' field order, lists as a wrapper holding repeated items. Encoding is
 pure (records in, UTF-8 bytes out). Decoding goes: safe parse → libxml2's compiled XSD validator
-→ our own walk of the tree into wire dicts → the pydantic models. Only when the XSD check fails
-does ``xmlschema`` run, to name each broken element and rule; it is >10x slower, so it never
-sits on the path of a valid packet.
+→ our own walk of the tree into wire dicts → the pydantic models.
+
+This module is the codec only; the two concerns around it have modules of their own:
+
+- :mod:`gateway.mappers.xml_safety` parses untrusted bytes (:func:`parse_xml`, re-exported here)
+  and is the one place the XML attack surface (DOCTYPE, entities, external fetches, size,
+  encoding) is handled, so the codec never touches a parser setting.
+- :mod:`gateway.mappers.xml_errors` explains a packet that failed the XSD, with ``xmlschema``;
+  it is >10x slower, so it never sits on the path of a valid packet.
 
 Paths in violations are element paths without the root, 1-based on repeated elements:
 ``HoSo[1]/TaiLieuNop/TaiLieu[2]/TenTepDinhKem``; ``@isUpdating`` for the attribute. Rules match the
 ones the pydantic models report for the same mistake in JSON (``missing``, ``enum``,
 ``wire_datetime``, ``string_too_long`` …), plus ``xml_*`` rules for what only XML can get wrong.
-
-Safety: a DOCTYPE is refused before libxml2 sees the document (the parser would otherwise read
-external DTDs and parameter entities even with ``load_dtd=False``), so entity declarations, XXE
-and billion laughs never reach the parser; the input must be UTF-8 so that check reads the bytes
-the parser reads.
 
 Imports: :class:`XmlCodec` is given its compiled schemas, so with it this module needs only
 :mod:`gateway.schemas`. The module-level decoders default to :func:`gateway.contracts.xml_codec`,
@@ -34,15 +35,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast, get_args
 from lxml import etree
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ContractError, UnsafeXMLError, Violation
+from gateway.errors import ContractError, Violation
 from gateway.mappers.errors import contract_error_from
+from gateway.mappers.xml_errors import explain_schema_errors
+from gateway.mappers.xml_safety import DEFAULT_MAX_XML_BYTES, parse_xml
 from gateway.schemas.codes import TextBool
 from gateway.schemas.envelope import SERVICE_DOSSIER_SYNC, SERVICE_PROGRESS
 from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.wire import WireRules
 
 if TYPE_CHECKING:
-    # Only failures need xmlschema (~0.2 s to import): the code imports it where it explains one.
+    # Only for the explainer's type: xml_errors imports xmlschema, and only when a packet fails.
     import xmlschema
 
 __all__ = [
@@ -60,12 +63,9 @@ __all__ = [
 ]
 
 XML_NAMESPACE = "urn:tthc-gateway:dvcqg:1"
-DEFAULT_MAX_XML_BYTES = 8 * 1024 * 1024
-"""A batch of a few thousand dossiers; anything larger is refused before parsing."""
 
 _NS = "{" + XML_NAMESPACE + "}"
 _M = TypeVar("_M", bound=BaseModel)
-_MAX_EXPLAINED = 50  # xmlschema costs milliseconds per error: cap the work a bad packet buys
 
 
 # --- layout: element order and list items, derived from the models ------------------------------
@@ -112,6 +112,7 @@ _ROOTS: Mapping[str, tuple[str, _Layout]] = {
     _NS + SERVICE_PROGRESS: (SERVICE_PROGRESS, _STEP),
 }
 _RECORD_TAGS: Mapping[str, str] = {SERVICE_DOSSIER_SYNC: "HoSo", SERVICE_PROGRESS: "TienDo"}
+# Elements numbered in violation paths (``HoSo[1]``); xml_errors is given them, not the layout.
 _REPEATED = frozenset({*_RECORD_TAGS.values(), *ITEM_NAMES.values()})
 
 
@@ -192,117 +193,6 @@ def _illegal_path(wire: Mapping[str, Any], layout: _Layout, path: str) -> str:
     return ""
 
 
-# --- safe parsing --------------------------------------------------------------------------------
-
-
-class _RefuseExternal(etree.Resolver):
-    """Answers every external fetch with nothing: a second wall behind the DOCTYPE refusal."""
-
-    # lxml calls resolve(url, public_id, context); lxml-stubs omit the context argument.
-    def resolve(self, system_url: str, public_id: str, context: Any = None) -> Any:
-        return self.resolve_string("", context, base_url=None)
-
-
-_per_thread = threading.local()
-
-
-def _parser() -> etree.XMLParser:
-    # lxml parsers must not be shared between threads; one per thread, built once.
-    parser: etree.XMLParser | None = getattr(_per_thread, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            encoding="utf-8",  # the prolog check reads bytes: the parser must read the same
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,  # libxml2's depth and text-size limits stay on
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-        )
-        parser.resolvers.add(_RefuseExternal())
-        _per_thread.parser = parser
-    return parser
-
-
-_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]*)["']""")
-_UTF8 = frozenset({b"utf-8", b"utf8"})
-_ERR_UNDECLARED_ENTITY = 26  # libxml2 xmlParserErrors.XML_ERR_UNDECLARED_ENTITY
-
-
-def _check_prolog(data: bytes) -> None:
-    """Refuse a DOCTYPE (or any other markup declaration) and a non-UTF-8 encoding.
-
-    Only the prolog can hold a DOCTYPE; after the root element starts, ``<!`` can only open a
-    comment or CDATA, which the parser handles without any DTD machinery.
-    """
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    end = len(data)
-    while pos < end:
-        if data[pos] in b" \t\r\n":
-            pos += 1
-        elif data.startswith(b"<?", pos):
-            close = data.find(b"?>", pos)
-            if close < 0:
-                return  # malformed: the parser reports where
-            if data.startswith(b"<?xml", pos) and data[pos + 5 : pos + 6].isspace():
-                declared = _ENCODING.search(data, pos, close)
-                if declared and declared.group(1).lower() not in _UTF8:
-                    raise ContractError.single(
-                        "",
-                        "xml_encoding",
-                        "packets must be UTF-8, not " + declared.group(1).decode(),
-                    )
-            pos = close + 2
-        elif data.startswith(b"<!--", pos):
-            close = data.find(b"-->", pos + 4)
-            if close < 0:
-                return
-            pos = close + 3
-        elif data.startswith(b"<!", pos):
-            raise UnsafeXMLError(
-                [Violation("", "xml_dtd_forbidden", "a DOCTYPE or markup declaration is refused")]
-            )
-        else:
-            return
-
-
-def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> etree._Element:
-    """Parse untrusted XML safely and return its root element.
-
-    Raises ContractError ``xml_too_large`` (over ``max_bytes``), ``xml_encoding`` (not UTF-8),
-    ``xml_malformed`` (with line and column); UnsafeXMLError ``xml_dtd_forbidden`` (any DOCTYPE)
-    and ``xml_entity_forbidden`` (any entity reference other than the five predefined ones and
-    character references). Nothing is ever fetched or expanded.
-    """
-    if len(data) > max_bytes:
-        raise ContractError.single(
-            "", "xml_too_large", f"the document is {len(data)} bytes, over the {max_bytes} limit"
-        )
-    _check_prolog(data)
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        if getattr(exc, "code", None) == _ERR_UNDECLARED_ENTITY:
-            raise UnsafeXMLError(
-                [
-                    Violation(
-                        "", "xml_entity_forbidden", f"line {line}: entity references are refused"
-                    )
-                ]
-            ) from None
-        raise ContractError.single(
-            "", "xml_malformed", f"line {line}, column {column}: {exc.msg}"
-        ) from exc
-    docinfo = root.getroottree().docinfo
-    # Unreachable after _check_prolog, kept so a future edit of it cannot open the door.
-    if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise UnsafeXMLError([Violation("", "xml_dtd_forbidden", "a DOCTYPE is refused")])
-    return root
-
-
 # --- decoding ------------------------------------------------------------------------------------
 
 
@@ -370,7 +260,9 @@ class XmlCodec:
             log = () if valid else cast(Iterable[Any], self._validator.error_log)
             fallback = [(entry.path, entry.message) for entry in log]
         if not valid:
-            raise ContractError(self._explain(root, fallback))
+            raise ContractError(
+                explain_schema_errors(self._explainer(), root, fallback, repeated=_REPEATED)
+            )
         service, layout = known
         updating = root.get("isUpdating") == TextBool.TRUE.value
         return XmlPacket(service, updating, [_read(record, layout) for record in root])
@@ -414,15 +306,6 @@ class XmlCodec:
             raise ContractError(violations)
         return records
 
-    def _explain(self, root: etree._Element, fallback: list[tuple[str, str]]) -> list[Violation]:
-        violations: list[Violation] = []
-        for error in self._explainer().iter_errors(root):
-            violations.append(_violation(error))
-            if len(violations) >= _MAX_EXPLAINED:
-                break
-        # Two validators of one XSD should agree; if xmlschema does not, libxml2's word stands.
-        return violations or [Violation(path, "xml_schema", msg) for path, msg in fallback]
-
 
 def xml_to_packet(data: bytes, *, codec: XmlCodec | None = None) -> XmlPacket:
     """:meth:`XmlCodec.xml_to_packet` with ``codec``, by default the process-wide one."""
@@ -452,100 +335,7 @@ def _default_codec() -> XmlCodec:
     return xml_codec()
 
 
-# --- explaining XSD failures ---------------------------------------------------------------------
-
-# Rules named as the pydantic models name the same mistake, so JSON and XML inputs read alike.
-_PATTERN_RULES = {
-    "WireDateTime": "wire_datetime",
-    "OptWireDateTime": "wire_datetime",
-    "DossierNumber": "dossier_number_shape",
-    "Amount": "amount_format",
-}
-_PATTERN_MESSAGES = {
-    "wire_datetime": "must be yyyyMMddHHmmss on a 24-hour clock (hours 00-23), UTC+7",
-    "dossier_number_shape": (
-        "MaHoSo must look like <agency code>-<YYMMDD>-<NNNN>, e.g. 000.00.01.H22-250101-0001"
-    ),
-    "amount_format": "must be a whole number of VND, digits only",
-}
-
-
-def _violation(error: xmlschema.XMLSchemaValidationError) -> Violation:
-    from xmlschema import XMLSchemaChildrenValidationError
-    from xmlschema.validators import (
-        XsdEnumerationFacets,
-        XsdMaxLengthFacet,
-        XsdMinLengthFacet,
-        XsdPatternFacets,
-    )
-
-    # We validate lxml trees, so xmlschema hands back lxml elements (its stubs say ElementTree's).
-    element = cast(etree._Element, error.elem)
-    if isinstance(error, XMLSchemaChildrenValidationError):
-        return _children_violation(error, element)
-    validator = error.validator
-    type_name = _local(getattr(getattr(validator, "parent", None), "name", None) or "")
-    # The roots' only simple content is their one attribute.
-    path = "@isUpdating" if element.getparent() is None else _path(element)
-    if isinstance(validator, XsdEnumerationFacets):
-        return Violation(path, "enum", str(error.reason))
-    if isinstance(validator, XsdMaxLengthFacet):
-        return Violation(path, "string_too_long", str(error.reason))
-    if isinstance(validator, XsdMinLengthFacet):
-        return Violation(path, "string_too_short", str(error.reason))
-    if isinstance(validator, XsdPatternFacets):
-        rule = _PATTERN_RULES.get(type_name, "string_pattern_mismatch")
-        return Violation(path, rule, _PATTERN_MESSAGES.get(rule, str(error.reason)))
-    return Violation(path, "xml_schema", str(error.reason))
-
-
-def _children_violation(
-    error: xmlschema.XMLSchemaChildrenValidationError, element: etree._Element
-) -> Violation:
-    from xmlschema.validators import XsdGroup
-
-    parent = _path(element)
-    present = {_local(child.tag) for child in element}
-    for particle in error.expected or ():
-        name = getattr(particle, "local_name", None)
-        if name and particle.min_occurs > 0 and name not in present:
-            return Violation(_join(parent, name), "missing", f"{name} is required here")
-    invalid = cast("etree._Element | None", error.invalid_child)
-    if invalid is None:
-        return Violation(parent, "xml_schema", str(error.reason))
-    name = _local(invalid.tag)
-    allowed = (
-        {e.local_name for e in error.validator.iter_elements()}
-        if isinstance(error.validator, XsdGroup)
-        else set()
-    )
-    if name not in allowed:
-        return Violation(_path(invalid), "extra_forbidden", f"{name} is not allowed here")
-    expected = ", ".join(str(getattr(p, "local_name", p)) for p in error.expected or ())
-    return Violation(
-        _path(invalid), "xml_element_order", f"{name} is out of order; expected {expected}"
-    )
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _join(parent: str, name: str) -> str:
-    return f"{parent}/{name}" if parent else name
-
-
-def _path(element: etree._Element) -> str:
-    """``HoSo[1]/TaiLieuNop/TaiLieu[2]`` for an element; '' for the root."""
-    parts: list[str] = []
-    node: etree._Element | None = element
-    while node is not None and node.getparent() is not None:
-        name = _local(node.tag)
-        if name in _REPEATED:
-            name += f"[{sum(1 for _ in node.itersiblings(node.tag, preceding=True)) + 1}]"
-        parts.append(name)
-        node = node.getparent()
-    return "/".join(reversed(parts))
+# --- element paths of pydantic violations -------------------------------------------------------
 
 
 def _xml_path(record: str, dotted: str) -> str:

@@ -12,6 +12,7 @@ from lxml import etree
 from gateway.contracts import contracts_dir, packet_xsd, xml_codec
 from gateway.errors import ContractError, UnsafeXMLError, Violation
 from gateway.mappers import xml as xml_module
+from gateway.mappers import xml_safety
 from gateway.mappers.xml import (
     XmlCodec,
     dossiers_to_xml,
@@ -286,7 +287,7 @@ def test_resolver_keeps_local_files_out(tmp_path: Path) -> None:
         # Entity substitution on: the worst case, to show what the resolver alone prevents.
         parser = etree.XMLParser(resolve_entities=True, no_network=True, load_dtd=False)
         if guarded:
-            parser.resolvers.add(xml_module._RefuseExternal())
+            parser.resolvers.add(xml_safety._RefuseExternal())
         try:
             return etree.tostring(etree.fromstring(data.encode(), parser), encoding="unicode")
         except etree.XMLSyntaxError as exc:
