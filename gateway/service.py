@@ -17,11 +17,17 @@ import redis
 from gateway.config import Settings
 from gateway.connectors.base import DeliveryConnector
 from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.broker import WorkerPool, build_broker, declare_flush_actor
+from gateway.pipeline.broker import (
+    WorkerPool,
+    build_broker,
+    declare_flush_actor,
+    declare_replay_actor,
+)
 from gateway.pipeline.deadletters import DeadLetters
 from gateway.pipeline.engine import DeliveryEngine
 from gateway.pipeline.metrics import MetricsCollector, MetricsRecorder
 from gateway.pipeline.outbox import Outbox, Outcome, Service
+from gateway.pipeline.replayjobs import ReplayJobs
 from gateway.runtime.store import RedisHandle, open_redis
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.schemas.national import DossierRecord, ProgressRecord
@@ -58,6 +64,10 @@ class GatewayService:
         )
         self.actor = declare_flush_actor(self.broker, self.engine.flush)
         self.deadletters = DeadLetters(self.outbox, on_replayed=self._kick)
+        self.replayjobs = ReplayJobs(
+            self.deadletters, enqueue=self._enqueue_replay, clock=self.clock
+        )
+        self.replay_actor = declare_replay_actor(self.broker, self.replayjobs.run)
         self.collector = MetricsCollector(self.outbox, peer=self.connector.system)
         self.workers: WorkerPool | None = None
 
@@ -110,6 +120,9 @@ class GatewayService:
     def trigger(self, service: Service, agency: str, delay_ms: int | None) -> None:
         """Enqueue a flush of one queue, now or after ``delay_ms``."""
         self.actor.send_with_options(args=(service.value, agency), delay=delay_ms)
+
+    def _enqueue_replay(self, job_id: str) -> None:
+        self.replay_actor.send(job_id)
 
     # -- workers and health --------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import redis
 
 from gateway.config import Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.broker import QUEUE_NAME
+from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
 from gateway.pipeline.outbox import DeliveryState, Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
@@ -79,3 +79,13 @@ def test_replayed_dead_letter_is_delivered_once(
     creates = [c for c in portal.calls if c.service == "DongBoHoSoMC" and c.error_code == "0"]
     assert len(creates) == 1
     assert [a["action"] for a in service.deadletters.audit()] == ["replay", "replay"]
+
+
+def test_replay_jobs_have_their_own_queue(service: GatewayService) -> None:
+    """A bulk replay job is one small message on the operations queue, not behind deliveries."""
+    service.accept(Service.DOSSIER, AGENCY, [national_dossier()], client="t")
+    job_id = service.replayjobs.start(None, actor="op", rate=10)
+    assert service.client.llen(f"e2e-dramatiq:{OPERATIONS_QUEUE}") == 1
+    assert service.client.llen(f"e2e-dramatiq:{QUEUE_NAME}") == 1
+    assert service.replayjobs.get(job_id)["state"] == "queued"
+    assert service.client.exists(f"e2e:job:{job_id}") == 1

@@ -1,17 +1,17 @@
 """Dead-letter operations for operator clients: list, show, replay, discard, audit.
 
 Every action is recorded in the audit stream under the operator client's id. Bulk replay is
-throttled (``rate`` per second) because the peer has usually just recovered.
+throttled (``rate`` per second) because the peer has usually just recovered, so it runs as a
+background job on a worker (:mod:`gateway.pipeline.replayjobs`) that the operator polls.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.auth import Operator
@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 
 Gateway = Annotated[GatewayService, Depends(get_service)]
 LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
+JobId = Annotated[str, Path(pattern=ID_PATTERN)]
 ServiceName = Annotated[
     str | None, Query(pattern="^(DongBoHoSoMC|CapNhatTienDoHoSoMC)$", description="national name")
 ]
@@ -114,17 +115,30 @@ class ReplayFilter(BaseModel):
     rate: float = Field(50.0, gt=0, le=1000, description="replays per second at most")
 
 
-@router.post("/dead-letters:replay")
-def replay_dead_letters(body: ReplayFilter, operator: Operator, gateway: Gateway) -> dict[str, Any]:
-    """Replay every matching letter at ``rate`` per second; counts by outcome.
+@router.post("/dead-letters:replay", status_code=202)
+def replay_dead_letters(
+    body: ReplayFilter, operator: Operator, gateway: Gateway, response: Response
+) -> dict[str, str]:
+    """Start a background job replaying every matching letter at ``rate`` per second.
 
-    The request lasts as long as the replay (count / rate seconds).
+    Answers at once with the job's id; poll ``status_url`` (also the ``Location``) for progress
+    and, when it has finished, the counts by outcome.
     """
     flt = _filter(body.peer, body.reason, body.agency, body.service, body.since, body.until)
-    results = gateway.deadletters.replay_many(flt, actor=operator.id, rate=body.rate)
-    counts = Counter(r.outcome for r in results)
-    log.info("dead letter bulk replay by=%s total=%d %s", operator.id, len(results), dict(counts))
-    return {"total": len(results), "counts": dict(counts), "results": [_result(r) for r in results]}
+    job_id = gateway.replayjobs.start(flt, actor=operator.id, rate=body.rate)
+    url = f"/v1/dead-letters:replay/{job_id}"
+    response.headers["Location"] = url
+    log.info("dead letter bulk replay job=%s by=%s rate=%s", job_id, operator.id, body.rate)
+    return {"job_id": job_id, "status_url": url}
+
+
+@router.get("/dead-letters:replay/{job_id}")
+def get_replay_job(job_id: JobId, operator: Operator, gateway: Gateway) -> dict[str, Any]:
+    """A bulk replay job: state (queued, running, finished, failed), progress and outcomes."""
+    try:
+        return gateway.replayjobs.get(job_id)
+    except NotFoundError as exc:
+        raise Problem(404, f"no replay job {job_id}", kind="not-found") from exc
 
 
 class DiscardRequest(BaseModel):

@@ -1,9 +1,11 @@
-"""dramatiq wiring: one broker and one actor per gateway instance, no module-level globals.
+"""dramatiq wiring: one broker and its actors per gateway instance, no module-level globals.
 
 dramatiq normally keeps a global broker and declares actors at import time; we build both per
 :class:`~gateway.service.GatewayService` instead (``dramatiq.actor(fn, broker=…)``), so tests and
 embedded instances never share state. Messages are tiny — ``(service, agency)`` — and only mean
-"this queue has work": the records themselves are in the outbox.
+"this queue has work": the records themselves are in the outbox. Operator jobs (bulk replays)
+have their own actor on their own queue, so a long replay never sits behind deliveries, nor
+deliveries behind it; its messages carry only the job id.
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, TimeLim
 
 from gateway.pipeline.outbox import Service
 
-__all__ = ["QUEUE_NAME", "WorkerPool", "build_broker", "declare_flush_actor"]
+__all__ = [
+    "OPERATIONS_QUEUE",
+    "QUEUE_NAME",
+    "REPLAY_TIME_LIMIT_MS",
+    "WorkerPool",
+    "build_broker",
+    "declare_flush_actor",
+    "declare_replay_actor",
+]
 
 QUEUE_NAME = "gateway-delivery"
+OPERATIONS_QUEUE = "gateway-operations"
+# A bulk replay lasts count / rate seconds, far beyond the 10 minutes a flush may take; past a
+# day it is interrupted (and recorded as failed) rather than holding a worker thread for ever.
+REPLAY_TIME_LIMIT_MS = 24 * 3600 * 1000
 log = logging.getLogger("gateway.pipeline")
 
 
@@ -57,6 +71,26 @@ def declare_flush_actor(
 
     decorate = dramatiq.actor(broker=broker, actor_name="gateway_flush", queue_name=QUEUE_NAME)
     return decorate(gateway_flush)
+
+
+def declare_replay_actor(
+    broker: RedisBroker, run: Callable[[str], object]
+) -> dramatiq.Actor[Any, Any]:
+    """Declare the actor that runs the bulk-replay job ``run(job_id)`` on ``broker``.
+
+    ``run`` must be safe to call twice for one job: dramatiq delivers at least once.
+    """
+
+    def gateway_replay(job_id: str) -> None:
+        run(job_id)
+
+    decorate = dramatiq.actor(
+        broker=broker,
+        actor_name="gateway_replay",
+        queue_name=OPERATIONS_QUEUE,
+        time_limit=REPLAY_TIME_LIMIT_MS,
+    )
+    return decorate(gateway_replay)
 
 
 class WorkerPool:

@@ -43,6 +43,35 @@ class DeadLetterFilter:
             and (self.service is None or letter.service is self.service)
         )
 
+    def to_json(self) -> dict[str, str]:
+        """The given criteria as strings (national service name, times ISO 8601).
+
+        :meth:`from_json` reverses it.
+        """
+        given = {
+            "peer": self.peer,
+            "reason": self.reason,
+            "agency": self.agency,
+            "service": None if self.service is None else self.service.national_name,
+            "since": None if self.since is None else self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
+        }
+        return {k: v for k, v in given.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> DeadLetterFilter:
+        """The filter that :meth:`to_json` wrote; absent keys match anything."""
+        since, until = data.get("since"), data.get("until")
+        service = data.get("service")
+        return cls(
+            peer=data.get("peer"),
+            reason=data.get("reason"),
+            agency=data.get("agency"),
+            service=None if service is None else Service.from_national(service),
+            since=None if since is None else datetime.fromisoformat(since),
+            until=None if until is None else datetime.fromisoformat(until),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
 from gateway.pipeline.outbox import Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
@@ -16,6 +17,12 @@ DOSSIER_NO = "000.00.01.H22-250310-0007"
 PROV = {"Authorization": "Bearer prov-key"}
 OPS = {"Authorization": "Bearer ops-key"}
 Make = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(autouse=True)
+def _no_pacing_waits(service: GatewayService) -> None:
+    """Bulk replays here never wait for their rate limit (it is tested in the pipeline)."""
+    service.replayjobs.sleep = lambda seconds: None
 
 
 @pytest.fixture
@@ -41,6 +48,8 @@ def test_non_operator_is_403(api: Any) -> None:
         ("GET", "/v1/dead-letters"),
         ("GET", "/v1/dead-letters/1"),
         ("POST", "/v1/dead-letters/1/replay"),
+        ("POST", "/v1/dead-letters:replay"),
+        ("GET", "/v1/dead-letters:replay/1"),
         ("GET", "/v1/audit"),
     ):
         answer = api.request(method, url, headers=PROV)
@@ -101,14 +110,74 @@ def test_replay_delivers_once_second_reports_already(
     assert len(writes) == 1
 
 
-def test_bulk_replay_counts_by_outcome(api: Any, dead: list[str]) -> None:
-    """A bulk replay with a filter answers the counts by outcome."""
+def successful_writes(portal: FakePortal, no: str) -> int:
+    """How many DongBoHoSoMC calls the portal accepted carrying dossier ``no``."""
+    return sum(
+        1
+        for c in portal.calls
+        if c.service == "DongBoHoSoMC" and c.error_code == "0" and no in c.dossiers
+    )
+
+
+def test_bulk_replay_starts_a_job(api: Any, service: GatewayService, dead: list[str]) -> None:
+    """A bulk replay answers 202 at once with the job's id and where to poll it; nothing is
+    replayed until a worker runs the job."""
+    answer = api.post("/v1/dead-letters:replay", json={"agency": AGENCY, "rate": 5}, headers=OPS)
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["status_url"] == f"/v1/dead-letters:replay/{body['job_id']}"
+    assert answer.headers["location"] == body["status_url"]
+    job = api.get(body["status_url"], headers=OPS).json()
+    assert job["state"] == "queued"
+    assert (job["actor"], job["rate"], job["done"], job["outcomes"]) == ("ops", 5.0, 0, None)
+    assert job["filter"] == {"agency": AGENCY}
+    assert job["created_at"] is not None
+    assert service.deadletters.audit() == []
+
+
+def test_bulk_replay_job_counts_by_outcome(
+    api: Any, service: GatewayService, portal: FakePortal, dead: list[str]
+) -> None:
+    """A finished bulk replay job shows its counts by outcome; each letter is replayed once."""
     api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS)
     answer = api.post("/v1/dead-letters:replay", json={"agency": AGENCY, "rate": 1000}, headers=OPS)
-    assert answer.status_code == 200
-    body = answer.json()
-    assert body["total"] == 1
-    assert body["counts"] == {"queued": 1}
+    job_id = answer.json()["job_id"]
+    assert service.replayjobs.run(job_id) is True
+    assert service.replayjobs.run(job_id) is False
+    job = api.get(f"/v1/dead-letters:replay/{job_id}", headers=OPS).json()
+    assert job["state"] == "finished"
+    assert (job["done"], job["total"]) == (1, 1)
+    assert job["outcomes"] == {"queued": 1}
+    assert job["started_at"] is not None
+    assert job["finished_at"] is not None
+    assert [a["action"] for a in service.deadletters.audit()] == ["replay", "replay"]
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    assert successful_writes(portal, DOSSIER_NO) == 1
+    assert successful_writes(portal, f"{AGENCY}-250310-0008") == 1
+
+
+def test_bulk_replay_job_runs_on_workers(
+    api: Any, service: GatewayService, portal: FakePortal, dead: list[str]
+) -> None:
+    """Worker threads run the job from the operations queue, then deliver what it replayed."""
+    workers = service.start_workers()
+    answer = api.post("/v1/dead-letters:replay", json={"rate": 1000}, headers=OPS)
+    service.broker.join(OPERATIONS_QUEUE)
+    workers.join()
+    service.broker.join(QUEUE_NAME)
+    workers.join()
+    job = api.get(answer.headers["location"], headers=OPS).json()
+    assert (job["state"], job["outcomes"]) == ("finished", {"queued": 2})
+    assert successful_writes(portal, DOSSIER_NO) == 1
+    assert successful_writes(portal, f"{AGENCY}-250310-0008") == 1
+
+
+def test_unknown_replay_job_is_404_problem(api: Any) -> None:
+    """Polling a job that does not exist (or has expired) is a 404 problem."""
+    answer = api.get("/v1/dead-letters:replay/0123abcd", headers=OPS)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "0123abcd" in answer.json()["detail"]
 
 
 def test_discard_needs_reason_and_is_audited(api: Any, dead: list[str]) -> None:

@@ -1,0 +1,31 @@
+"""Dead-letter filters survive a trip through JSON (bulk-replay jobs store them so)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from gateway.pipeline.deadletters import DeadLetterFilter
+from gateway.pipeline.outbox import Service
+
+
+def test_filter_round_trips_through_json() -> None:
+    """Every criterion, the service by its national name and times in ISO 8601, comes back."""
+    flt = DeadLetterFilter(
+        peer="dvcqg",
+        reason="peer_code:2",
+        agency="000.00.01.H22",
+        service=Service.PROGRESS,
+        since=datetime(2025, 1, 1, tzinfo=UTC),
+        until=datetime(2025, 1, 2, 12, 30, tzinfo=UTC),
+    )
+    data = orjson.loads(orjson.dumps(flt.to_json()))
+    assert data["service"] == "CapNhatTienDoHoSoMC"
+    assert DeadLetterFilter.from_json(data) == flt
+
+
+def test_empty_filter_is_empty_json() -> None:
+    """A filter that matches everything stores nothing."""
+    assert DeadLetterFilter().to_json() == {}
+    assert DeadLetterFilter.from_json({}) == DeadLetterFilter()
