@@ -21,6 +21,7 @@ from gateway.errors import ConfigurationError, ContractError, NotFoundError
 
 if TYPE_CHECKING:
     from gateway.packets import Kind
+    from gateway.schemas.wire import WireRules
 
 __all__ = ["main"]
 
@@ -37,6 +38,15 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GATEWAY_CONFIG",
+    help="TOML configuration file (environment GATEWAY_* overrides it).",
+)
+
+
 # -- packets -----------------------------------------------------------------------------------
 
 _FORM = click.Choice(["national", "provincial"])
@@ -47,13 +57,18 @@ _KIND = click.Choice(["dossier", "step"])
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--form", type=_FORM, help="Record form; detected when omitted.")
 @click.option("--kind", type=_KIND, help="Dossier records or progress steps; detected if omitted.")
-def validate(files: tuple[Path, ...], form: str | None, kind: str | None) -> None:
+@_CONFIG
+def validate(
+    files: tuple[Path, ...], form: str | None, kind: str | None, config_path: Path | None
+) -> None:
     """Validate packet FILES (JSON or XML, provincial or national form).
 
+    With --config (or GATEWAY_CONFIG), its [wire] rules apply; otherwise the defaults.
     Exits 0 when every file is valid; 1 with every violation listed as path + rule otherwise.
     """
     from gateway.packets import Form, read_packet
 
+    rules = _wire_rules(config_path)
     failed = False
     for path in files:
         try:
@@ -61,6 +76,7 @@ def validate(files: tuple[Path, ...], form: str | None, kind: str | None) -> Non
                 _read(path),
                 form=Form(form) if form else None,
                 kind=_kind(kind),
+                rules=rules,
                 source=str(path),
             )
         except ContractError as exc:
@@ -88,15 +104,23 @@ def validate(files: tuple[Path, ...], form: str | None, kind: str | None) -> Non
 )
 @click.option("--form", type=_FORM, help="Input record form; detected when omitted.")
 @click.option("--kind", type=_KIND, help="Dossier records or progress steps; detected if omitted.")
-def convert(file: Path, target: str, form: str | None, kind: str | None) -> None:
-    """Convert FILE to another form and write it to stdout."""
+@_CONFIG
+def convert(
+    file: Path, target: str, form: str | None, kind: str | None, config_path: Path | None
+) -> None:
+    """Convert FILE to another form and write it to stdout.
+
+    With --config (or GATEWAY_CONFIG), its [wire] rules apply; otherwise the defaults.
+    """
     from gateway.packets import Form, read_packet, write_packet
 
+    rules = _wire_rules(config_path)
     try:
         packet = read_packet(
             _read(file),
             form=Form(form) if form else None,
             kind=_kind(kind),
+            rules=rules,
             source=str(file),
         )
     except ContractError as exc:
@@ -104,6 +128,20 @@ def convert(file: Path, target: str, form: str | None, kind: str | None) -> None
             click.echo(f"{file}: {v}", err=True)
         sys.exit(EXIT_INVALID)
     sys.stdout.buffer.write(write_packet(packet, target))  # type: ignore[arg-type]
+
+
+def _wire_rules(config_path: Path | None) -> WireRules | None:
+    """The configured wire rules, or None (the defaults) when no configuration is named."""
+    if config_path is None:
+        # Offline tools stay independent of the environment unless a configuration is named.
+        return None
+    from gateway.config import load_settings
+
+    try:
+        return load_settings(config_path).wire.rules()
+    except ConfigurationError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
 
 
 def _kind(value: str | None) -> Kind | None:
@@ -119,14 +157,6 @@ def _read(path: Path) -> bytes:
 
 
 # -- running -----------------------------------------------------------------------------------
-
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="GATEWAY_CONFIG",
-    help="TOML configuration file (environment GATEWAY_* overrides it).",
-)
 
 
 def _service(config_path: Path | None, **overrides: Any) -> Any:

@@ -9,18 +9,37 @@ private Redis; with no ``dvcqg`` section it delivers to an in-process fake porta
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.connectors.dvcqg import DvcqgConfig
 from gateway.errors import ConfigurationError
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.retry import RetryPolicy
+from gateway.schemas.wire import WireRules
 
-__all__ = ["ClientConfig", "IntakeSettings", "Settings", "WorkerSettings", "load_settings"]
+__all__ = [
+    "ClientConfig",
+    "IntakeSettings",
+    "LoginThrottleSettings",
+    "Settings",
+    "WireRulesConfig",
+    "WorkerSettings",
+    "load_settings",
+]
 
 
 class ClientConfig(BaseModel):
@@ -59,6 +78,81 @@ class IntakeSettings(BaseModel):
     session_ttl_seconds: int = Field(8 * 3600, ge=60)
 
 
+class LoginThrottleSettings(BaseModel):
+    """The brake on password guessing at ``POST /dvcqg/auth``.
+
+    Failed logins are counted per username and per client IP in a fixed window that opens with
+    the first failure. Once either count reaches its limit, attempts answer 429 until the window
+    closes, without the password being checked. A successful login clears its username's count.
+    The per-IP limit is higher so that one system mistyping one account's password does not
+    lock out the other accounts it logs in from the same address.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_failures: int = Field(5, ge=1, description="failed logins per username and window")
+    max_failures_per_ip: int = Field(20, ge=1, description="failed logins per client IP and window")
+    window_seconds: int = Field(300, ge=1, le=24 * 3600)
+
+
+_CodeList = list[Annotated[str, StringConstraints(min_length=1)]]
+
+
+class WireRulesConfig(BaseModel):
+    """The ``[wire]`` section: national rules that are observed, not published.
+
+    ``max_lengths`` overrides the observed length limits field by field (``TrichYeuHoSo`` 1000,
+    ``NguoiXuLy`` 50, ``TenTepDinhKem`` 4000, ``TenGiayTo`` 2000); fields it does not name keep
+    theirs, and a field without a limit check is refused as a likely typo. ``submission_places``
+    and ``database_codes`` are the allowed ``NoiNopHoSo`` and ``MaCSDL`` codes; omitted means any
+    non-empty code. :meth:`rules` gives the :class:`~gateway.schemas.wire.WireRules` to validate
+    with, built once with the configuration.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_lengths: dict[str, PositiveInt] = Field(default_factory=dict)
+    submission_places: _CodeList | None = Field(None, min_length=1)
+    database_codes: _CodeList | None = Field(None, min_length=1)
+    _rules: WireRules = PrivateAttr(default_factory=WireRules)
+
+    @field_validator("max_lengths")
+    @classmethod
+    def _limited_fields_only(cls, value: dict[str, int]) -> dict[str, int]:
+        # The defaults name every field that has a limit check. Environment variable names come
+        # lowercased (GATEWAY_WIRE__MAX_LENGTHS__TRICHYEUHOSO), so names match in any case.
+        known = {name.lower(): name for name in WireRules().max_lengths}
+        unknown = sorted(name for name in value if name.lower() not in known)
+        if unknown:
+            raise ValueError(
+                f"no length limit is checked on {', '.join(unknown)};"
+                f" limited fields: {', '.join(sorted(known.values()))}"
+            )
+        return {known[name.lower()]: limit for name, limit in value.items()}
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Build the rules once; every request then reuses the same object."""
+        self._rules = WireRules(
+            max_lengths=dict(self.max_lengths),
+            submission_places=_frozen(self.submission_places),
+            database_codes=_frozen(self.database_codes),
+        )
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose rules follow ``update`` (pydantic alone would keep the old ones)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.model_post_init(None)
+        return copy
+
+    def rules(self) -> WireRules:
+        """The configured rules, to pass as pydantic's validation ``context``."""
+        return self._rules
+
+
+def _frozen(codes: list[str] | None) -> frozenset[str] | None:
+    return None if codes is None else frozenset(codes)
+
+
 class WorkerSettings(BaseModel):
     """Worker threads and their prefetch (dramatiq's default prefetch starves throughput)."""
 
@@ -87,6 +181,8 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     intake: IntakeSettings = IntakeSettings()
     worker: WorkerSettings = WorkerSettings()
+    wire: WireRulesConfig = WireRulesConfig()
+    login: LoginThrottleSettings = LoginThrottleSettings()
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
 

@@ -81,3 +81,41 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     """A file that does not exist is reported, exit code 2."""
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.json")])
     assert result.exit_code == 2
+
+
+def _strict_config(tmp_path: Path) -> Path:
+    # The sample summaries are 135 characters; the default limit is 1000.
+    path = tmp_path / "strict.toml"
+    path.write_text("[wire]\nmax_lengths = { TrichYeuHoSo = 100 }\n", "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("form", ["national", "provincial"])
+def test_validate_applies_configured_wire_rules(tmp_path: Path, form: str) -> None:
+    """With --config, a limit lowered in [wire] refuses a sample the defaults accept."""
+    source = str(SAMPLES / form / "dossier-1-received.json")
+    runner = CliRunner()
+    assert runner.invoke(main, ["validate", source]).exit_code == 0
+    result = runner.invoke(main, ["validate", "--config", str(_strict_config(tmp_path)), source])
+    assert result.exit_code == 1
+    assert "TrichYeuHoSo" in result.output
+    assert "[string_too_long]" in result.output
+
+
+def test_convert_takes_rules_from_gateway_config(tmp_path: Path) -> None:
+    """GATEWAY_CONFIG names the configuration for convert as for the other commands."""
+    source = str(SAMPLES / "provincial" / "dossier-1-received.json")
+    env = {"GATEWAY_CONFIG": str(_strict_config(tmp_path))}
+    result = CliRunner().invoke(main, ["convert", source, "--to", "xml"], env=env)
+    assert result.exit_code == 1
+    assert "[string_too_long]" in result.output
+
+
+def test_validate_with_bad_config_exits_2(tmp_path: Path) -> None:
+    """An invalid [wire] section is a configuration error, exit code 2."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[wire]\nmax_lengths = { NoSuchField = 3 }\n", "utf-8")
+    source = str(SAMPLES / "national" / "dossier-1-received.json")
+    result = CliRunner().invoke(main, ["validate", "--config", str(bad), source])
+    assert result.exit_code == 2
+    assert "NoSuchField" in result.output

@@ -5,6 +5,7 @@ Secrets never reach a log line or an error message: a failed check says only tha
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Annotated
 
@@ -65,8 +66,10 @@ Operator = Annotated[ClientConfig, Depends(operator_client)]
 
 
 class SessionStore:
-    """DVCQG-style sessions: ``<ns>:session:<token>`` → client id, expiring after a fixed TTL.
+    """DVCQG-style sessions: ``<ns>:session:<sha256 of token>`` → client id, with a fixed TTL.
 
+    Only a hash of the token is stored, so whoever reads Redis (a dump, a replica, a monitor)
+    cannot take over a session; the token itself exists only in the client's hands.
     The TTL is not extended on use: when it runs out the client gets the portal's "session
     rejected" answer and logs in again, exactly as it does with the real portal.
     """
@@ -77,16 +80,22 @@ class SessionStore:
         self._ttl = service.settings.intake.session_ttl_seconds
         self._settings = service.settings
 
+    def key(self, token: str) -> str:
+        """The Redis key of session ``token``."""
+        # A 256-bit random token needs no salt or slow hash: nothing can be guessed from it.
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self._ns}:session:{digest}"
+
     def open(self, client: ClientConfig) -> str:
         """A new session token for ``client``."""
         token = secrets.token_urlsafe(32)
-        self._redis.set(f"{self._ns}:session:{token}", client.id.encode(), ex=self._ttl)
+        self._redis.set(self.key(token), client.id.encode(), ex=self._ttl)
         return token
 
     def client(self, token: str) -> ClientConfig | None:
         """The client holding ``token``, or None for an unknown or expired session."""
-        # token_urlsafe tokens never hold ':' or spaces; refusing them keeps the key space tidy.
-        if not token or len(token) > 256 or ":" in token:
+        # token_urlsafe tokens are 43 characters; anything far longer is not one of ours.
+        if not token or len(token) > 256:
             return None
-        client_id = text(self._redis.get(f"{self._ns}:session:{token}"))
+        client_id = text(self._redis.get(self.key(token)))
         return None if client_id is None else client_by_id(self._settings, client_id)

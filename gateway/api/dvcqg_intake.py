@@ -5,7 +5,8 @@
 ``DongBoHoSoMC`` and ``CapNhatTienDoHoSoMC``. Answers keep the portal's shape
 (``error_code``/``message``/``result``); errors are problem documents that also carry
 ``error_code`` and ``message``, so an existing client needs no change — in particular
-``error_code`` "401" makes it log in again, as the portal's session rejection does.
+``error_code`` "401" makes it log in again, as the portal's session rejection does. Repeated
+failed logins answer 429 (``error_code`` "429", ``Retry-After``): :mod:`gateway.api.throttle`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import logging
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
 from gateway.api.auth import SessionStore
 from gateway.api.deps import get_service, parse_json, raw_body, request_body
 from gateway.api.intake import RecordResult, accept_records, national_record
 from gateway.api.problems import Problem
+from gateway.api.throttle import LoginAttempt, LoginThrottle
 from gateway.mappers import contract_error_from
 from gateway.pipeline.outbox import Service
 from gateway.schemas.envelope import (
@@ -57,8 +59,12 @@ def _fail(status: int, code: str, message: str, *, kind: str, **kw: Any) -> Prob
 
 
 @router.post("/auth", openapi_extra=request_body(LoginRequest))
-def login(body: Body, gateway: Gateway) -> dict[str, Any]:
-    """Open a session for a client's DVCQG-style username and password."""
+def login(request: Request, body: Body, gateway: Gateway) -> dict[str, Any]:
+    """Open a session for a client's DVCQG-style username and password.
+
+    Repeated failures for one username or from one address answer 429 with ``Retry-After``
+    (``[login]`` settings) until their window closes.
+    """
     ext = {"error_code": "1", "message": "invalid login request"}
     payload = parse_json(body, extensions=ext)
     try:
@@ -72,11 +78,28 @@ def login(body: Body, gateway: Gateway) -> dict[str, Any]:
             kind="invalid-body",
             errors=err.violations,
         ) from exc
+    throttle = LoginThrottle(
+        gateway.client, namespace=gateway.settings.namespace, settings=gateway.settings.login
+    )
+    # uvicorn puts the X-Forwarded-For address here when the proxy is trusted (--proxy-headers,
+    # FORWARDED_ALLOW_IPS); otherwise it is the peer address.
+    attempt = throttle.admit(req.username, request.client.host if request.client else "unknown")
+    if not isinstance(attempt, LoginAttempt):
+        # Said the same whichever limit was reached, and before the password is looked at.
+        log.info("dvcqg login throttled")
+        raise _fail(
+            429,
+            "429",
+            f"too many failed logins; try again in {attempt} s",
+            kind="login-throttled",
+            headers={"Retry-After": str(attempt)},
+        )
     client = gateway.settings.client_by_login(req.username, req.password)
     if client is None:
         # Neither the username nor the reason is echoed: no hint for guessing either.
         log.info("dvcqg login refused")
         raise _fail(401, "401", "wrong username or password", kind="login-failed")
+    throttle.succeeded(attempt)
     session = SessionStore(gateway).open(client)
     log.info("dvcqg login client=%s", client.id)
     return {"error_code": 0, "message": "login successful", "session": session}
@@ -85,10 +108,11 @@ def login(body: Body, gateway: Gateway) -> dict[str, Any]:
 @router.post("/integration", openapi_extra=request_body(CallEnvelope))
 def integration(body: Body, gateway: Gateway) -> Response:
     """Take one adapter call; answers per record, in input order, once all are durable."""
+    rules = gateway.settings.wire.rules()
     typed: DossierSyncCall | ProgressCall | None
     try:
         # Fast path: a well-formed call is parsed and validated in one pass from the bytes.
-        typed = TYPED_CALL.validate_json(body)
+        typed = TYPED_CALL.validate_json(body, context=rules)
     except ValidationError:
         typed = None
     if typed is not None:
@@ -143,7 +167,10 @@ def integration(body: Body, gateway: Gateway) -> Response:
     items: list[Any] = (
         list(typed.data)
         if typed is not None
-        else [national_record(service, i, item, prefix="data") for i, item in enumerate(env.data)]
+        else [
+            national_record(service, i, item, prefix="data", rules=rules)
+            for i, item in enumerate(env.data)
+        ]
     )
     results = accept_records(gateway, service, client, items, path_of=path_of, agency=env.madonvi)
     accepted = sum(r.accepted for r in results)

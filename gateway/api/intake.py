@@ -20,6 +20,7 @@ from gateway.mappers import contract_error_from, dossier_to_national, step_to_na
 from gateway.pipeline.outbox import Outcome, Service
 from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.provincial import Dossier, ProgressStep
+from gateway.schemas.wire import WireRules
 from gateway.service import GatewayService
 
 __all__ = [
@@ -62,31 +63,35 @@ def _dossier_no_of(item: Any, key: str) -> str | None:
 
 
 def national_record(
-    service: Service, index: int, item: Any, *, prefix: str
+    service: Service, index: int, item: Any, *, prefix: str, rules: WireRules | None = None
 ) -> NationalRecord | RecordResult:
-    """Validate one national record (``DossierRecord``/``ProgressRecord``) or refuse it."""
+    """Validate one national record (``DossierRecord``/``ProgressRecord``) or refuse it.
+
+    ``rules`` are the configured wire rules (``Settings.wire.rules()``); defaults when None.
+    """
     model = DossierRecord if service is Service.DOSSIER else ProgressRecord
     try:
-        return model.model_validate(item)
+        return model.model_validate(item, context=rules)
     except ValidationError as exc:
         err = contract_error_from(exc, prefix=f"{prefix}.{index}")
         return RecordResult(index, _dossier_no_of(item, "MaHoSo"), errors=err.violations)
 
 
 def provincial_record(
-    service: Service, index: int, item: Any, *, prefix: str
+    service: Service, index: int, item: Any, *, prefix: str, rules: WireRules | None = None
 ) -> NationalRecord | RecordResult:
     """Validate one provincial record and map it to its national form, or refuse it.
 
     Provincial errors are located by provincial field names; a mapped record that breaks a
-    national rule is located by national names (the mapper validates the national form).
+    national rule (``rules``, defaults when None) is located by national names (the mapper
+    validates the national form).
     """
     path = f"{prefix}.{index}" if prefix else ""
     no = _dossier_no_of(item, "dossier_no")
     try:
         if service is Service.DOSSIER:
-            return dossier_to_national(Dossier.model_validate(item))
-        return step_to_national(ProgressStep.model_validate(item))
+            return dossier_to_national(Dossier.model_validate(item), rules=rules)
+        return step_to_national(ProgressStep.model_validate(item), rules=rules)
     except ValidationError as exc:
         err: ContractError = contract_error_from(exc, prefix=path)
         return RecordResult(index, no, errors=err.violations)

@@ -94,7 +94,8 @@ def _json(status: int, payload: dict[str, Any], **kw: Any) -> StoredResponse:
 
 
 def _single(service: Service, body: bytes, client: Any, gateway: GatewayService) -> StoredResponse:
-    item = provincial_record(service, 0, parse_json(body), prefix="")
+    rules = gateway.settings.wire.rules()
+    item = provincial_record(service, 0, parse_json(body), prefix="", rules=rules)
     if isinstance(item, RecordResult):
         raise Problem(
             422, "the record breaks the contract", kind="invalid-record", errors=item.errors
@@ -146,7 +147,11 @@ def _batch(service: Service, body: bytes, client: Any, gateway: GatewayService) 
             f"{len(batch.items)} records in one call; at most {limit} allowed",
             kind="too-many-records",
         )
-    items = [provincial_record(service, i, it, prefix="items") for i, it in enumerate(batch.items)]
+    rules = gateway.settings.wire.rules()
+    items = [
+        provincial_record(service, i, it, prefix="items", rules=rules)
+        for i, it in enumerate(batch.items)
+    ]
     results = accept_records(gateway, service, client, items, path_of=_path_of("items"))
     log.info(
         "native batch client=%s service=%s records=%d accepted=%d",

@@ -107,17 +107,19 @@ class ApiClient:
     """A synchronous test client over ``httpx.ASGITransport`` (in-process, no sockets).
 
     Starlette's own TestClient warns that its httpx backend is deprecated, and warnings are
-    errors here; each call runs the ASGI app in a fresh event loop instead.
+    errors here; each call runs the ASGI app in a fresh event loop instead. Requests come from
+    ``client_address`` (what the app sees as ``request.client``).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, client_address: tuple[str, int] = ("127.0.0.1", 123)) -> None:
         self.app = app
+        self.client_address = client_address
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request to the app and return the (fully read) response."""
 
         async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
+            transport = httpx.ASGITransport(app=self.app, client=self.client_address)
             async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as c:
                 return await c.request(method, url, **kwargs)
 
@@ -136,6 +138,17 @@ class ApiClient:
 def api(service: GatewayService) -> ApiClient:
     """The app around ``service``, driven in-process (no sockets)."""
     return ApiClient(create_app(service))
+
+
+@pytest.fixture
+def api_from(service: GatewayService) -> Callable[[str], ApiClient]:
+    """``api_from("192.0.2.1")``: the app around ``service``, called from that client address."""
+    app = create_app(service)
+
+    def make(host: str) -> ApiClient:
+        return ApiClient(app, client_address=(host, 40000))
+
+    return make
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ def test_login_returns_session_stored_with_ttl(api: Any, service: GatewayService
     body = answer.json()
     assert body["error_code"] == 0
     assert len(body["session"]) >= 32
-    key = f"gw:session:{body['session']}"
+    key = f"gw:session:{hashlib.sha256(body['session'].encode()).hexdigest()}"
     assert service.client.get(key) == b"prov"
     ttl = service.client.ttl(key)
     assert 0 < ttl <= service.settings.intake.session_ttl_seconds
@@ -172,7 +173,7 @@ def test_expired_session_is_401(
 ) -> None:
     """A session removed from Redis (TTL ran out) is rejected."""
     session = login()
-    service.client.delete(f"gw:session:{session}")
+    service.client.delete(f"gw:session:{hashlib.sha256(session.encode()).hexdigest()}")
     assert push(api, session, [make_national()]).status_code == 401
 
 
