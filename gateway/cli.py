@@ -228,6 +228,39 @@ def worker(config_path: Path | None) -> None:
         service.close()
 
 
+@main.command("fake-portal")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9100, show_default=True)
+def fake_portal(host: str, port: int) -> None:
+    """Serve a fake DVCQG portal, for trying the gateway against a configured portal URL.
+
+    It keeps what it receives in memory and prints one line per service call. Point the
+    gateway's [dvcqg] section (or GATEWAY_DVCQG__* variables) at the URL it prints.
+    """
+    from gateway.testing import FakePortal, FakePortalServer
+    from gateway.testing.fake_portal import PortalCall
+
+    def show(call: PortalCall) -> None:
+        numbers = ", ".join(call.dossiers[:3]) + (" …" if len(call.dossiers) > 3 else "")
+        click.echo(
+            f"{call.service} madonvi={call.agency} records={len(call.dossiers)} [{numbers}]"
+            f" -> HTTP {call.status} error_code={call.error_code}"
+        )
+
+    portal = FakePortal(on_call=show)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with FakePortalServer(portal, host=host, port=port) as server:
+        click.echo(f"fake DVCQG portal at {server.url}")
+        click.echo(
+            f"  username={portal.username} password={portal.password} dstcode={portal.dstcode}"
+            f" auth_path={portal.auth_path} integration_path={portal.integration_path}"
+        )
+        stop.wait()
+    click.echo(f"stopped; it held {len(portal.dossiers)} dossier(s)")
+
+
 # -- dead letters ------------------------------------------------------------------------------
 
 
@@ -364,3 +397,7 @@ def dl_discard(config_path: Path | None, letter_id: str, reason: str, actor: str
         sys.exit(EXIT_NOT_FOUND)
     finally:
         service.close()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m gateway.cli`
+    main()

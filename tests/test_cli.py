@@ -119,3 +119,35 @@ def test_validate_with_bad_config_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", "--config", str(bad), source])
     assert result.exit_code == 2
     assert "NoSuchField" in result.output
+
+
+@pytest.mark.network
+def test_fake_portal_command_serves_and_stops_on_sigterm() -> None:
+    """`gateway fake-portal` prints its URL, answers a login over loopback and stops cleanly."""
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "fake-portal", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("fake DVCQG portal at http://127.0.0.1:")
+        url = first.rsplit(" ", 1)[1].strip()
+        reply = httpx.post(
+            f"{url}/api/auth",
+            json={"username": "gateway", "password": "fake-portal-password"},
+            headers={"dstcode": "000.00.00.H22"},
+        )
+        assert reply.json()["error_code"] in (0, "0")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "stopped; it held 0 dossier(s)" in out

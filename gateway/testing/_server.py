@@ -57,15 +57,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakePortalServer:
-    """Runs a fake portal on ``127.0.0.1`` (a free port) in a background thread.
+    """Runs a fake portal on ``127.0.0.1`` (a free port unless ``port`` is given) in a thread.
 
     Use as a context manager; ``url`` is the base URL and :meth:`config` a matching
     :class:`DvcqgConfig`. Opens a real socket: tests need ``@pytest.mark.network``.
     """
 
-    def __init__(self, portal: FakePortal | None = None, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, portal: FakePortal | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.portal = portal if portal is not None else FakePortal()
         self._host = host
+        self._port = port
         self._httpd: _PortalHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,7 +88,7 @@ class FakePortalServer:
         """Bind and start serving; idempotent."""
         if self._httpd is not None:
             return
-        self._httpd = _PortalHTTPServer((self._host, 0), self.portal)
+        self._httpd = _PortalHTTPServer((self._host, self._port), self.portal)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,7 @@ class FakePortal:
         share_path: str = "/api/share",
         strict_steps: bool = True,
         latency: float = 0.0,
+        on_call: Callable[[PortalCall], None] | None = None,
     ) -> None:
         self.username = username
         self.password = password
@@ -101,6 +102,8 @@ class FakePortal:
         self.share_path = share_path
         self.strict_steps = strict_steps
         self.latency = latency
+        self.on_call = on_call
+        """Called with each service call as it is recorded (``gateway fake-portal`` prints them)."""
         self._lock = threading.Lock()
         self._sessions: set[str] = set()
         self._dossiers: dict[str, dict[str, Any]] = {}
@@ -281,17 +284,18 @@ class FakePortal:
         else:
             answer, code = self._dispatch(service, payload, data, updating)
         dropped = fault is not None and fault.status is None
-        self._calls.append(
-            PortalCall(
-                service=service,
-                agency=str(payload.get("madonvi", "")),
-                dossiers=named,
-                is_updating=updating if isinstance(updating, str) else None,
-                status=answer.status,
-                error_code=code,
-                dropped=dropped,
-            )
+        call = PortalCall(
+            service=service,
+            agency=str(payload.get("madonvi", "")),
+            dossiers=named,
+            is_updating=updating if isinstance(updating, str) else None,
+            status=answer.status,
+            error_code=code,
+            dropped=dropped,
         )
+        self._calls.append(call)
+        if self.on_call is not None:
+            self.on_call(call)
         if dropped:
             return PortalAnswer(answer.status, b"", disconnect=True)
         return answer
