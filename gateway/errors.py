@@ -8,6 +8,7 @@
     │   └── UnsafeXMLError          XML with a DTD, an entity or other parser tricks; never expanded
     ├── PeerError                   a national peer failed: .system, .operation, .status, .peer_code
     │   ├── TransientPeerError      worth retrying (timeouts, connection errors, 429, 5xx)
+    │   │   └── PeerAuthError       the peer refused the gateway's own credentials (config)
     │   └── PermanentPeerError      retrying cannot help: dead-letter at once
     └── PipelineError               the delivery pipeline refused or lost track of something
         ├── IdempotencyError        misuse of an Idempotency-Key (.status is the HTTP status)
@@ -29,6 +30,7 @@ __all__ = [
     "GatewayError",
     "IdempotencyError",
     "NotFoundError",
+    "PeerAuthError",
     "PeerError",
     "PermanentPeerError",
     "PipelineError",
@@ -142,6 +144,33 @@ class TransientPeerError(PeerError):
         )
         self.retry_after = retry_after
         self.ambiguous = ambiguous
+
+
+class PeerAuthError(TransientPeerError):
+    """The peer refused the gateway's own credentials or session: a configuration problem.
+
+    Never the records' fault, so it must not dead-letter them one by one: delivery backs off and
+    resumes by itself once an operator fixes the credentials; only a spent retry budget buries
+    the records. Nothing was sent, so it is never ambiguous.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str,
+        status: int | None = None,
+        peer_code: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, system=system, operation=operation, status=status, peer_code=peer_code
+        )
+
+    @property
+    def reason(self) -> str:
+        """Dead letters and metrics say "auth", whatever the peer's own code."""
+        return "auth_refused"
 
 
 class PermanentPeerError(PeerError):

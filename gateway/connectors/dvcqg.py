@@ -30,6 +30,7 @@ from gateway.connectors.base import PeerReply, WireRecord
 from gateway.errors import (
     ConfigurationError,
     ContractError,
+    PeerAuthError,
     PeerError,
     PermanentPeerError,
     TransientPeerError,
@@ -322,7 +323,7 @@ class DvcqgConnector:
         token = self._session_token(service)
         reply = self._exchange(path, service, agency, token, encoded, writes=writes)
         if reply.session_rejected:
-            raise PermanentPeerError(
+            raise PeerAuthError(
                 "session rejected again right after a fresh login (check account and dstcode)",
                 system=SYSTEM,
                 operation=service,
@@ -353,9 +354,11 @@ class DvcqgConnector:
             "password": self._config.password.get_secret_value(),
         }
         response = self._post(self._config.auth_path, service, orjson.dumps(body), writes=False)
+        # A refused login is the gateway's configuration, never the records': PeerAuthError
+        # backs delivery off instead of dead-lettering a whole backlog record by record.
         if response.status_code in _SESSION_STATUSES:
-            raise PermanentPeerError(
-                "login refused",
+            raise PeerAuthError(
+                "login refused (check username, password and dstcode)",
                 system=SYSTEM,
                 operation=service,
                 status=response.status_code,
@@ -365,12 +368,15 @@ class DvcqgConnector:
         token = payload.get("session")
         if code not in self._success:
             message = _peer_text(payload.get("message"))
-            reply = _Reply(
-                response.status_code, code, message, (), ok=False, session_rejected=False
+            raise PeerAuthError(
+                f"login refused: {message}",
+                system=SYSTEM,
+                operation=service,
+                status=response.status_code,
+                peer_code=code,
             )
-            raise self._rejection(service, reply, context="login refused, ")
         if not isinstance(token, str) or not token:
-            raise PermanentPeerError(
+            raise PeerAuthError(
                 "login reply carries no session token",
                 system=SYSTEM,
                 operation=service,

@@ -18,7 +18,7 @@ import respx
 
 from gateway.connectors import DeliveryConnector, DvcqgConfig, DvcqgConnector, PeerReply
 from gateway.connectors._http import parse_retry_after
-from gateway.errors import ContractError, PermanentPeerError, TransientPeerError
+from gateway.errors import ContractError, PeerAuthError, PermanentPeerError, TransientPeerError
 
 BASE = "https://dvcqg.test"
 AGENCY = "000.00.01.H22"
@@ -164,25 +164,27 @@ def test_http_401_logs_in_again_and_repeats(
     assert portal["login"].call_count == 2
 
 
-def test_second_session_rejection_is_permanent(
+def test_second_session_rejection_is_an_auth_error(
     connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
-    """A session refused right after a fresh login fails permanently, without a third try."""
+    """A session refused right after a fresh login is the gateway's credentials, no third try."""
     integration.mock(return_value=refused("-1", "Session không hợp lệ"))
-    with pytest.raises(PermanentPeerError) as caught:
+    with pytest.raises(PeerAuthError) as caught:
         connector.send("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.peer_code == "-1"
     assert integration.call_count == 2
     assert portal["login"].call_count == 2
 
 
-def test_login_refused_by_code_is_permanent(
+def test_login_refused_by_code_is_an_auth_error(
     connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
-    """Wrong credentials answer an error_code: permanent, and no service call is made."""
+    """Wrong credentials: an auth error (retry later, never the records' fault), no service call."""
     portal["login"].mock(return_value=refused("1", "Sai mật khẩu"))
-    with pytest.raises(PermanentPeerError) as caught:
+    with pytest.raises(PeerAuthError) as caught:
         connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    assert not caught.value.ambiguous
+    assert caught.value.reason == "auth_refused"
     assert caught.value.peer_code == "1"
     assert "login refused" in caught.value.message
     assert integration.call_count == 0

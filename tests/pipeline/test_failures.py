@@ -123,3 +123,32 @@ def test_newer_state_accepted_during_a_send_is_sent_next(harness: Harness) -> No
     assert harness.drain() == 1
     assert harness.portal.dossier("000.00.01.H22-250101-0001")["TrangThaiHoSo"] == "4"
     assert harness.outbox.status(b.delivery_id or "").state is DeliveryState.DELIVERED
+
+
+def test_wrong_portal_credentials_back_off_instead_of_burying_the_backlog(
+    harness: Harness,
+) -> None:
+    """A refused login retries every dossier later (none dead-lettered); fixed, they go out."""
+    from gateway.connectors.dvcqg import DvcqgConnector
+
+    good = harness.engine.connector
+    wrong = DvcqgConnector(
+        harness.portal.connector_config("http://portal.test", password="not-the-password"),
+        transport=harness.portal.transport(),
+    )
+    harness.engine.connector = wrong
+    outs = harness.accept(
+        Service.DOSSIER,
+        dossier("000.00.01.H22-250101-0001"),
+        dossier("000.00.01.H22-250101-0002"),
+        dossier("000.00.01.H22-250101-0003"),
+    )
+    assert harness.drain() == 0
+    states = {harness.outbox.status(o.delivery_id or "").state for o in outs}
+    assert states == {DeliveryState.RETRYING}
+    assert harness.outbox.depth()["dead_letters"] == 0
+    assert "auth_refused" in (harness.outbox.status(outs[0].delivery_id or "").last_error or "")
+    harness.engine.connector = good  # an operator fixed the configuration
+    harness.clock.advance(60)
+    assert harness.drain() == 3
+    wrong.close()
