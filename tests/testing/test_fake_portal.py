@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from gateway.connectors import DvcqgConnector, PeerReply
-from gateway.errors import PermanentPeerError, TransientPeerError
+from gateway.errors import PeerAuthError, PermanentPeerError, TransientPeerError
 from gateway.testing import FakePortal, FakePortalServer
 
 AGENCY = "000.00.01.H22"
@@ -157,11 +157,11 @@ def test_dropped_reply_is_ambiguous_and_lookup_shows_it_arrived(
 
 
 @pytest.mark.network
-def test_wrong_password_is_a_permanent_login_refusal(server: FakePortalServer) -> None:
-    """Bad credentials fail permanently at login."""
+def test_wrong_password_is_a_login_refusal(server: FakePortalServer) -> None:
+    """Bad credentials fail at login as an auth error (the gateway's config, not the record)."""
     with (
         DvcqgConnector(server.config(password="wrong")) as connector,
-        pytest.raises(PermanentPeerError, match="login refused"),
+        pytest.raises(PeerAuthError, match="login refused"),
     ):
         connector.send("DongBoHoSoMC", AGENCY, [dossier(1)])
 
