@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,12 +29,39 @@ from gateway.api.problems import Problem
 from gateway.config import ClientConfig
 from gateway.service import GatewayService
 
-__all__ = ["HEADER", "REPLAYED_HEADER", "IdempotencyStore", "StoredResponse", "idempotent"]
+__all__ = [
+    "HEADER",
+    "REPLAYED_HEADER",
+    "Claim",
+    "IdempotencyStore",
+    "StoredResponse",
+    "idempotent",
+]
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IN_FLIGHT_TTL_SECONDS = 300
+
+# Settle a claim only while it is still ours (or lapsed with nobody else holding the key): a
+# request slower than the in-flight TTL must not overwrite the request that took the key over.
+_SETTLE = """
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] and current ~= false then return 0 end
+if ARGV[2] == '' then
+  if current then redis.call('DEL', KEYS[1]) end
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+"""
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """This request holds the key: ``marker`` is the exact in-flight value it wrote."""
+
+    marker: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +121,17 @@ class IdempotencyStore:
     def _key(self, client_id: str, key: str) -> str:
         return f"{self._ns}:idem:{client_id}:{key}"
 
-    def begin(self, client_id: str, key: str, fp: str) -> StoredResponse | None:
-        """Claim ``key`` for this request (None), or the stored response to replay.
+    def begin(self, client_id: str, key: str, fp: str) -> Claim | StoredResponse:
+        """Claim ``key`` for this request, or the stored response to replay.
 
         Raises a 422 problem if the key belongs to another request and a 409 problem if the
         first request with this key is still in flight.
         """
         rkey = self._key(client_id, key)
-        marker = orjson.dumps({"state": "in_flight", "fp": fp})
+        marker = orjson.dumps({"state": "in_flight", "fp": fp, "owner": secrets.token_hex(8)})
         for _ in range(3):
             if self._redis.set(rkey, marker, nx=True, ex=min(IN_FLIGHT_TTL_SECONDS, self._ttl)):
-                return None
+                return Claim(marker)
             raw = self._redis.get(rkey)
             if raw is None:
                 continue  # expired between SET NX and GET: try to claim it again
@@ -135,8 +163,10 @@ class IdempotencyStore:
             headers={"Retry-After": "1"},
         )
 
-    def finish(self, client_id: str, key: str, fp: str, response: StoredResponse) -> None:
-        """Remember the final response of the request that claimed ``key``."""
+    def finish(
+        self, client_id: str, key: str, fp: str, claim: Claim, response: StoredResponse
+    ) -> bool:
+        """Remember the final response of the request holding ``claim``; False if it lost it."""
         record = {
             "state": "done",
             "fp": fp,
@@ -145,11 +175,17 @@ class IdempotencyStore:
             "media_type": response.media_type,
             "location": response.location,
         }
-        self._redis.set(self._key(client_id, key), orjson.dumps(record), ex=self._ttl)
+        return self._settle(client_id, key, claim, orjson.dumps(record))
 
-    def abandon(self, client_id: str, key: str) -> None:
-        """Forget an in-flight claim whose processing failed, so the key can be used again."""
-        self._redis.delete(self._key(client_id, key))
+    def abandon(self, client_id: str, key: str, claim: Claim) -> bool:
+        """Forget a claim whose processing failed, so the key can be used again."""
+        return self._settle(client_id, key, claim, b"")
+
+    def _settle(self, client_id: str, key: str, claim: Claim, value: bytes) -> bool:
+        done = self._redis.eval(
+            _SETTLE, 1, self._key(client_id, key), claim.marker, value, self._ttl
+        )
+        return bool(done)
 
 
 def idempotent(
@@ -171,13 +207,13 @@ def idempotent(
         ttl_seconds=gateway.settings.intake.idempotency_ttl_seconds,
     )
     fp = fingerprint(request.method, request.url.path, body)
-    stored = store.begin(client.id, key, fp)
-    if stored is not None:
-        return stored.response(replayed=True)
+    claim = store.begin(client.id, key, fp)
+    if isinstance(claim, StoredResponse):
+        return claim.response(replayed=True)
     try:
         result = process()
     except BaseException:
-        store.abandon(client.id, key)
+        store.abandon(client.id, key, claim)
         raise
-    store.finish(client.id, key, fp, result)
+    store.finish(client.id, key, fp, claim, result)
     return result.response()
