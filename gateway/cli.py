@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -395,6 +395,25 @@ def dl_discard(config_path: Path | None, letter_id: str, reason: str, actor: str
     except NotFoundError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_NOT_FOUND)
+    finally:
+        service.close()
+
+
+@dead_letters.command("audit")
+@_CONFIG
+@click.option("--count", type=int, default=50, show_default=True)
+def dl_audit(config_path: Path | None, count: int) -> None:
+    """Show the newest operator actions (replays, discards), newest first."""
+    service = _service(config_path)
+    try:
+        for entry in service.deadletters.audit(count=count):
+            at = datetime.fromtimestamp(int(entry.get("at", "0")) / 1000, tz=UTC)
+            extra = entry.get("reason") or entry.get("outcome") or ""
+            who, action = entry.get("actor", "?"), entry.get("action", "?")
+            click.echo(
+                f"{at:%Y-%m-%d %H:%M:%S}Z  {who:<12} {action:<8}"
+                f" {entry.get('target', '?')}  {extra}".rstrip()
+            )
     finally:
         service.close()
 
