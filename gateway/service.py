@@ -17,6 +17,7 @@ import redis
 from gateway.config import Settings
 from gateway.connectors.base import DeliveryConnector
 from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.errors import ConfigurationError
 from gateway.pipeline.broker import (
     WorkerPool,
     build_broker,
@@ -50,6 +51,13 @@ class GatewayService:
     fake_portal: object | None = None
 
     def __post_init__(self) -> None:
+        lease = self.settings.engine.lease_seconds
+        if lease <= self.connector.max_call_seconds:
+            raise ConfigurationError(
+                f"engine.lease_seconds ({lease:g}) must exceed the slowest {self.connector.system}"
+                f" send ({self.connector.max_call_seconds:g} s with the configured timeouts):"
+                " a lease that lapses mid-send lets a second worker send the same dossier"
+            )
         ns = self.settings.namespace
         self.outbox = Outbox(self.client, namespace=ns, lifecycle=self.lifecycle, clock=self.clock)
         self.recorder = MetricsRecorder(self.outbox)

@@ -47,6 +47,22 @@ class DeliveryConnector(Protocol):
         """Short stable name of the peer (``dvcqg``), as carried by ``PeerError.system``."""
         ...
 
+    @property
+    def max_batch(self) -> int:
+        """The most records :meth:`send` delivers in one call to the peer.
+
+        The pipeline never passes more, so a failed send is never a partial success.
+        """
+        ...
+
+    @property
+    def max_call_seconds(self) -> float:
+        """An upper bound of one :meth:`send` or :meth:`lookup`, retries inside it included.
+
+        Delivery leases must outlast it (checked when the gateway starts).
+        """
+        ...
+
     def send(
         self,
         service: str,

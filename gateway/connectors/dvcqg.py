@@ -188,6 +188,17 @@ class DvcqgConnector:
         """Close the connection pool."""
         self._client.close()
 
+    @property
+    def max_batch(self) -> int:
+        """Records per portal call (``batch_size``)."""
+        return self._config.batch_size
+
+    @property
+    def max_call_seconds(self) -> float:
+        """Worst case of one send: a re-login and a resend as update make up to four requests."""
+        c = self._config
+        return 4 * (c.connect_timeout + c.write_timeout + c.read_timeout + c.pool_timeout)
+
     def send(
         self,
         service: str,

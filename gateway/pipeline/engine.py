@@ -62,7 +62,9 @@ class EngineSettings:
     """Tuning of the delivery loop."""
 
     batch_size: int = 50
-    lease_seconds: float = 120.0
+    lease_seconds: float = 300.0
+    """Must outlast the slowest send (checked at start-up): a lease that lapses mid-send lets a
+    second worker send the same dossier."""
     max_batches_per_flush: int = 20
     step_list_fields: tuple[str, ...] = ("TienDo", "QuaTrinhXuLy", "DanhSachTienDo")
     """Where a ``TraCuuHoSo`` answer lists the steps the portal holds (not public: configurable)."""
@@ -86,9 +88,16 @@ class DeliveryEngine:
         token = uuid.uuid4().hex
         lease_ms = int(self.settings.lease_seconds * 1000)
         delivered = 0
+        cap = min(self.settings.batch_size, self.connector.max_batch)
         for _ in range(self.settings.max_batches_per_flush):
-            claims = self.outbox.claim(service, agency, self.settings.batch_size, lease_ms, token)
+            claims = self.outbox.claim(
+                service, agency, self.settings.batch_size, lease_ms, token, max_records=cap
+            )
             if not claims:
+                # A claim scans a bounded window; leased or waiting dossiers there are dropped
+                # from the ready set, so try again while due work remains further down.
+                if self.outbox.has_due(service, agency):
+                    continue
                 return delivered
             # More waiting than this batch: let another worker thread take the next one now.
             if self.outbox.has_due(service, agency) and self.outbox.mark_triggered(service, agency):

@@ -275,10 +275,23 @@ class Outbox:
     # -- delivery ------------------------------------------------------------------------------
 
     def claim(
-        self, service: Service, agency: str, limit: int, lease_ms: int, token: str
+        self,
+        service: Service,
+        agency: str,
+        limit: int,
+        lease_ms: int,
+        token: str,
+        *,
+        max_records: int | None = None,
     ) -> list[Claim]:
-        """Lease up to ``limit`` ready dossiers of one queue to the caller (``token``)."""
-        raw = self.run("CLAIM", service.value, agency, limit, lease_ms, token)
+        """Lease up to ``limit`` ready dossiers (and ``max_records`` records) to ``token``.
+
+        ``max_records`` is the connector's batch size: what is claimed goes in one portal call,
+        so a failure never hides a partial success. A dossier whose steps do not all fit sends
+        its oldest ones now and the rest in the next claim.
+        """
+        cap = limit if max_records is None else max_records
+        raw = self.run("CLAIM", service.value, agency, limit, lease_ms, token, cap)
         return [
             Claim(
                 dossier_no=text(d) or "",

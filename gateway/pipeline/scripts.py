@@ -56,6 +56,9 @@ local function wake_steps(d, s, a, woke)
     redis.call('ZADD', ready('P', a), 'NX', now, d)
   end
 end
+local function owns(s, d, token)
+  return redis.call('HGET', dos(d), 'token_' .. s) == token
+end
 local function release(s, a, d, token)
   local key = dos(d)
   if redis.call('HGET', key, 'token_' .. s) == token then
@@ -150,16 +153,19 @@ return table.concat(out, '\n')
 CLAIM = (
     _PRELUDE
     + r"""
--- ARGV: ns now svc agency n lease_ms token
--- Returns {{dossier, ambiguous, created, {ids}, {bodies}}...}: at most n dossiers, due now, not
--- leased, with the stored records (saving the worker a round trip).
+-- ARGV: ns now svc agency n lease_ms token max_records
+-- Returns {{dossier, ambiguous, created, {ids}, {bodies}}...}: at most n dossiers and max_records
+-- records, due now, not leased, with the stored records (saving the worker a round trip). The
+-- record cap is the connector's batch size, so one send is one portal call and a failure can
+-- never hide a partial success. A dossier with more steps than fit sends its oldest ones first.
 local svc, agency, n, token = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[7]
+local room = tonumber(ARGV[8])
 local expiry = tonumber(now) + tonumber(ARGV[6])
 local rq = ready(svc, agency)
 local cands = redis.call('ZRANGEBYSCORE', rq, '-inf', now, 'LIMIT', 0, n * 2 + 8)
 local out = {}
 for _, d in ipairs(cands) do
-  if #out >= n then break end
+  if #out >= n or room <= 0 then break end
   local dk = dos(d)
   local f = redis.call('HMGET', dk, 'lease_' .. svc, 'pending', 'created', 'amb_' .. svc,
     'solo_' .. svc)
@@ -172,7 +178,7 @@ for _, d in ipairs(cands) do
     if svc == 'D' then
       if f[2] and f[2] ~= '' then ids = {f[2]} else ids = {} end
     else
-      ids = redis.call('ZRANGE', ns .. ':steps:' .. d, 0, -1)
+      ids = redis.call('ZRANGE', ns .. ':steps:' .. d, 0, room - 1)
     end
     if #ids == 0 then
       redis.call('ZREM', rq, d)
@@ -189,6 +195,7 @@ for _, d in ipairs(cands) do
         bodies[j] = redis.call('HGET', rec(id), 'body')
       end
       out[#out + 1] = {d, f[4] or '', f[3] or '', ids, bodies}
+      room = room - #ids
       if f[5] == '1' then break end
     end
   end
@@ -219,23 +226,44 @@ COMPLETE = (
 -- ARGV: ns now svc agency token n {dossier k ids}
 -- Marks the records delivered. Returns {accepted_at (ms) of each, for the latency histogram;
 -- queues "S:agency" this made ready (steps that waited for their dossier)}.
+-- A caller whose lease lapsed (a hung worker) still sent what it sent: its records are marked
+-- delivered, but it touches nothing else of the dossier, and a late dossier state that may have
+-- landed after a newer one makes the newest state go out again.
 local svc, agency, token = ARGV[3], ARGV[4], ARGV[5]
 local out, woke = {}, {}
 each(6, function(d, ids)
   local dk = dos(d)
+  local mine = owns(svc, d, token)
+  local top = tonumber(redis.call('HGET', dk, 'step_sent_ts') or '0')
   for _, id in ipairs(ids) do
-    out[#out + 1] = redis.call('HGET', rec(id), 'accepted_at')
+    if redis.call('HGET', rec(id), 'state') ~= 'delivered' then
+      out[#out + 1] = redis.call('HGET', rec(id), 'accepted_at')
+    end
     redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
     redis.call('HDEL', rec(id), 'next_at')
-    if svc == 'P' then redis.call('ZREM', ns .. ':steps:' .. d, id) end
+    if svc == 'P' then
+      redis.call('ZREM', ns .. ':steps:' .. d, id)
+      local ts = tonumber(redis.call('HGET', rec(id), 'ts') or '0')
+      if ts > top then top = ts end
+    end
   end
-  release(svc, agency, d, token)
+  if svc == 'P' then redis.call('HSET', dk, 'step_sent_ts', top) end
+  if mine then
+    release(svc, agency, d, token)
+    redis.call('HDEL', dk, 'amb_' .. svc, 'solo_' .. svc)
+  end
   if svc == 'D' then
-    redis.call('HSET', dk, 'created', '1', 'sent', ids[1])
+    redis.call('HSET', dk, 'created', '1')
     local pend = redis.call('HGET', dk, 'pending')
+    local last = redis.call('HGET', dk, 'last')
     if pend == ids[1] then
       redis.call('HSET', dk, 'pending', '')
     elseif pend and pend ~= '' then
+      redis.call('ZADD', ready('D', agency), 'NX', now, d)
+    elseif not mine and last and last ~= ids[1] then
+      -- The late state may now sit at the portal over the newest one: send the newest again.
+      redis.call('HSET', dk, 'pending', last)
+      redis.call('HSET', rec(last), 'state', 'queued')
       redis.call('ZADD', ready('D', agency), 'NX', now, d)
     end
   end
@@ -254,19 +282,25 @@ RESCHEDULE = (
 local svc, agency, token, next_at, err, amb = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local count = 0
 each(9, function(d, ids)
+  -- Only the lease holder settles: a hung worker's verdict on records that someone else now
+  -- holds (or delivered) is void.
+  if not owns(svc, d, token) then return end
   local dk = dos(d)
   local pend = redis.call('HGET', dk, 'pending')
   for _, id in ipairs(ids) do
     local rk = rec(id)
-    redis.call('HINCRBY', rk, 'attempts', 1)
-    redis.call('HSETNX', rk, 'first_failed_at', now)
-    redis.call('RPUSH', rk .. ':log', now .. ' ' .. err)
-    if svc == 'D' and pend ~= id then
-      redis.call('HSET', rk, 'state', 'superseded', 'superseded_by', pend or '', 'last_error', err)
-    else
-      redis.call('HSET', rk, 'state', 'retrying', 'last_error', err, 'next_at', next_at)
+    if redis.call('HGET', rk, 'state') ~= 'delivered' then
+      redis.call('HINCRBY', rk, 'attempts', 1)
+      redis.call('HSETNX', rk, 'first_failed_at', now)
+      redis.call('RPUSH', rk .. ':log', now .. ' ' .. err)
+      if svc == 'D' and pend ~= id then
+        redis.call('HSET', rk, 'state', 'superseded', 'superseded_by', pend or '',
+          'last_error', err)
+      else
+        redis.call('HSET', rk, 'state', 'retrying', 'last_error', err, 'next_at', next_at)
     end
     count = count + 1
+    end
   end
   if release(svc, agency, d, token) and amb == '1' then
     redis.call('HSET', dk, 'amb_' .. svc, '1')
@@ -286,23 +320,26 @@ DEADLETTER = (
 local svc, agency, token, peer, reason, msg = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local count, woke = 0, {}
 each(9, function(d, ids)
+  if not owns(svc, d, token) then return end
   local dk = dos(d)
   for _, id in ipairs(ids) do
     local rk = rec(id)
-    redis.call('HINCRBY', rk, 'attempts', 1)
-    redis.call('HSETNX', rk, 'first_failed_at', now)
-    redis.call('RPUSH', rk .. ':log', now .. ' ' .. msg)
-    redis.call('HSET', rk, 'state', 'dead', 'dead_at', now, 'last_error', msg)
-    redis.call('HDEL', rk, 'next_at')
-    redis.call('HSET', ns .. ':dl:' .. id, 'id', id, 'svc', svc, 'agency', agency, 'dossier', d,
-      'peer', peer, 'reason', reason, 'message', msg, 'dead_at', now, 'status', 'dead')
-    redis.call('ZADD', ns .. ':dl:index', now, id)
-    if svc == 'P' then redis.call('ZREM', ns .. ':steps:' .. d, id) end
-    if svc == 'D' and redis.call('HGET', dk, 'pending') == id then
-      redis.call('HSET', dk, 'pending', '')
+    if redis.call('HGET', rk, 'state') ~= 'delivered' then
+      redis.call('HINCRBY', rk, 'attempts', 1)
+      redis.call('HSETNX', rk, 'first_failed_at', now)
+      redis.call('RPUSH', rk .. ':log', now .. ' ' .. msg)
+      redis.call('HSET', rk, 'state', 'dead', 'dead_at', now, 'last_error', msg)
+      redis.call('HDEL', rk, 'next_at')
+      redis.call('HSET', ns .. ':dl:' .. id, 'id', id, 'svc', svc, 'agency', agency, 'dossier', d,
+        'peer', peer, 'reason', reason, 'message', msg, 'dead_at', now, 'status', 'dead')
+      redis.call('ZADD', ns .. ':dl:index', now, id)
+      if svc == 'P' then redis.call('ZREM', ns .. ':steps:' .. d, id) end
+      if svc == 'D' and redis.call('HGET', dk, 'pending') == id then
+        redis.call('HSET', dk, 'pending', '')
+      end
+      count = count + 1
+      redis.call('HINCRBY', ns .. ':metrics', 'dead|' .. svc .. '|' .. peer .. '|' .. reason, 1)
     end
-    count = count + 1
-    redis.call('HINCRBY', ns .. ':metrics', 'dead|' .. svc .. '|' .. peer .. '|' .. reason, 1)
   end
   release(svc, agency, d, token)
   redis.call('HDEL', dk, 'solo_' .. svc)
@@ -325,7 +362,15 @@ SOLO = (
 -- ARGV: ns now svc agency token n {dossier k ids}: isolate each dossier for its next send.
 local svc, agency, token = ARGV[3], ARGV[4], ARGV[5]
 each(6, function(d, ids)
-  for _, id in ipairs(ids) do redis.call('HSET', rec(id), 'state', 'queued') end
+  if not owns(svc, d, token) then return end
+  local pend = redis.call('HGET', dos(d), 'pending')
+  for _, id in ipairs(ids) do
+    if svc == 'D' and pend ~= id then
+      redis.call('HSET', rec(id), 'state', 'superseded', 'superseded_by', pend or '')
+    else
+      redis.call('HSET', rec(id), 'state', 'queued')
+    end
+  end
   release(svc, agency, d, token)
   redis.call('HSET', dos(d), 'solo_' .. svc, '1')
   redis.call('ZADD', ready(svc, agency), now, d)
@@ -376,6 +421,14 @@ local f = redis.call('HMGET', rk, 'svc', 'agency', 'dossier', 'ts')
 local svc, agency, d = f[1], f[2], f[3]
 local dk = dos(d)
 local outcome = 'queued'
+local sent = tonumber(redis.call('HGET', dk, 'step_sent_ts') or '0')
+if svc == 'P' and tonumber(f[4]) < sent then
+  -- A later step already reached the portal: this one can no longer arrive in time order.
+  -- The letter stays dead for the operator to discard (or to re-enter with a new time).
+  redis.call('XADD', ns .. ':audit', '*', 'at', now, 'actor', actor, 'action', 'replay',
+    'target', id, 'outcome', 'out_of_order')
+  return {'out_of_order', tostring(sent)}
+end
 if svc == 'D' and redis.call('HGET', dk, 'last') ~= id then
   -- A newer state of this dossier was accepted since: sending this one would move the portal
   -- backwards. The newer state is (or will be) delivered instead.
@@ -389,7 +442,10 @@ else
   else
     redis.call('ZADD', ns .. ':steps:' .. d, f[4], id)
   end
-  redis.call('HDEL', dk, 'amb_' .. svc)
+  if svc == 'P' then
+    -- A dead step may have reached the portal on an ambiguous attempt: look up before sending.
+    redis.call('HSET', dk, 'amb_P', '1')
+  end
   redis.call('ZADD', ready(svc, agency), 'NX', now, d)
   redis.call('SADD', ns .. ':queues', svc .. ':' .. agency)
 end

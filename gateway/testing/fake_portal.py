@@ -104,7 +104,8 @@ class FakePortal:
         self.latency = latency
         self.on_call = on_call
         """Called with each service call as it is recorded (``gateway fake-portal`` prints them)."""
-        self._lock = threading.Lock()
+        # Re-entrant: an on_call hook may inject the next fault while the call is recorded.
+        self._lock = threading.RLock()
         self._sessions: set[str] = set()
         self._dossiers: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, list[dict[str, Any]]] = {}
