@@ -154,19 +154,6 @@ class PeerAuthError(TransientPeerError):
     the records. Nothing was sent, so it is never ambiguous.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        system: str,
-        operation: str,
-        status: int | None = None,
-        peer_code: str | None = None,
-    ) -> None:
-        super().__init__(
-            message, system=system, operation=operation, status=status, peer_code=peer_code
-        )
-
     @property
     def reason(self) -> str:
         """Dead letters and metrics say "auth", whatever the peer's own code."""
