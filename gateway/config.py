@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     StringConstraints,
+    ValidationError,
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,7 +54,8 @@ class ClientConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(min_length=1)
+    # No ":" (it separates parts of Redis keys, e.g. idempotency records per client and key).
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     api_key: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
@@ -212,6 +214,8 @@ class Settings(BaseSettings):
                 if hmac.compare_digest(c.password.get_secret_value().encode(), password.encode()):
                     return c
                 return None
+        # An unknown username costs the same comparison, so timing does not reveal which exist.
+        hmac.compare_digest(password.encode(), password.encode())
         return None
 
 
@@ -233,5 +237,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         merged = {**data, **env_only.model_dump(exclude_unset=True)}
         merged.update(overrides)
         return Settings.model_validate(merged)
+    except ValidationError as exc:
+        # Never pydantic's own text: it quotes input values, which include passwords and keys.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} [{e['type']}]"
+            for e in exc.errors(include_input=False, include_url=False, include_context=False)
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
     except ValueError as exc:
-        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+        raise ConfigurationError(f"invalid configuration: {type(exc).__name__}") from None

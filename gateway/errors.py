@@ -21,6 +21,7 @@ boundary (``raise ... from exc``) so the pipeline never looks at a status code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,8 @@ __all__ = [
     "TransitionError",
     "UnsafeXMLError",
     "Violation",
+    "plain_peer_code",
+    "scrub_peer_text",
 ]
 
 
@@ -86,6 +89,31 @@ class UnsafeXMLError(ContractError):
     """XML that uses a DTD, entities or other constructs we refuse to process."""
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{9,}")
+_PLAIN_CODE = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+_TEXT_LIMIT = 300
+
+
+def scrub_peer_text(value: object) -> str:
+    """A peer's free text made safe to log and store: runs of 9+ digits (personal ID and phone
+    numbers, Decree 13/2023) hidden, and the length capped."""
+    text = _LONG_DIGITS.sub("***", "" if value is None else str(value))
+    return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "…"
+
+
+def plain_peer_code(value: str | None) -> str | None:
+    """A peer's error code if it is a short plain code, else ``"other"``.
+
+    Codes become dead-letter reasons and Prometheus labels: text the peer chooses must not carry
+    personal data into them, nor grow the label set without bound.
+    """
+    if value is None:
+        return None
+    if _PLAIN_CODE.fullmatch(value) and not _LONG_DIGITS.search(value):
+        return value
+    return "other"
+
+
 class PeerError(GatewayError):
     """A call to a national peer failed.
 
@@ -103,12 +131,14 @@ class PeerError(GatewayError):
         status: int | None = None,
         peer_code: str | None = None,
     ) -> None:
-        self.message = message
+        # Scrubbed here, once, for every connector: these strings reach logs, dead letters,
+        # the status endpoint and metric labels.
+        self.message = scrub_peer_text(message)
         self.system = system
         self.operation = operation
         self.status = status
-        self.peer_code = peer_code
-        super().__init__(f"{system}.{operation}: {message}")
+        self.peer_code = plain_peer_code(peer_code)
+        super().__init__(f"{system}.{operation}: {self.message}")
 
     @property
     def reason(self) -> str:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.auth import Operator
-from gateway.api.deps import get_service
+from gateway.api.deps import get_service, parse_json, raw_body, request_body
 from gateway.api.native import ID_PATTERN
 from gateway.api.problems import Problem
 from gateway.errors import NotFoundError
+from gateway.mappers import contract_error_from
 from gateway.pipeline.deadletters import DeadLetterFilter, ReplayResult
 from gateway.pipeline.outbox import Service
 from gateway.service import GatewayService
@@ -29,6 +30,8 @@ log = logging.getLogger("gateway.api")
 router = APIRouter(prefix="/v1", tags=["operations"])
 
 Gateway = Annotated[GatewayService, Depends(get_service)]
+Body = Annotated[bytes, Depends(raw_body)]
+_M = TypeVar("_M", bound=BaseModel)
 LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
 JobId = Annotated[str, Path(pattern=ID_PATTERN)]
 ServiceName = Annotated[
@@ -115,15 +118,30 @@ class ReplayFilter(BaseModel):
     rate: float = Field(50.0, gt=0, le=1000, description="replays per second at most")
 
 
-@router.post("/dead-letters:replay", status_code=202)
+def _parsed(model: type[_M], body: bytes) -> _M:
+    """The body as ``model``, read only after the operator is authenticated (a declared
+    pydantic body would be parsed by FastAPI before any dependency runs)."""
+    payload = parse_json(body)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        # Located as FastAPI locates body errors elsewhere in the API ("body.reason").
+        err = contract_error_from(exc, prefix="body")
+        raise Problem(
+            422, "the request body is invalid", kind="invalid-body", errors=err.violations
+        ) from exc
+
+
+@router.post("/dead-letters:replay", status_code=202, openapi_extra=request_body(ReplayFilter))
 def replay_dead_letters(
-    body: ReplayFilter, operator: Operator, gateway: Gateway, response: Response
+    raw: Body, operator: Operator, gateway: Gateway, response: Response
 ) -> dict[str, str]:
     """Start a background job replaying every matching letter at ``rate`` per second.
 
     Answers at once with the job's id; poll ``status_url`` (also the ``Location``) for progress
     and, when it has finished, the counts by outcome.
     """
+    body = _parsed(ReplayFilter, raw)
     flt = _filter(body.peer, body.reason, body.agency, body.service, body.since, body.until)
     job_id = gateway.replayjobs.start(flt, actor=operator.id, rate=body.rate)
     url = f"/v1/dead-letters:replay/{job_id}"
@@ -149,11 +167,12 @@ class DiscardRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.post("/dead-letters/{letter_id}/discard")
+@router.post("/dead-letters/{letter_id}/discard", openapi_extra=request_body(DiscardRequest))
 def discard_dead_letter(
-    letter_id: LetterId, body: DiscardRequest, operator: Operator, gateway: Gateway
+    letter_id: LetterId, raw: Body, operator: Operator, gateway: Gateway
 ) -> dict[str, str]:
     """Give up on one dead letter for good, with a reason."""
+    body = _parsed(DiscardRequest, raw)
     if not body.reason.strip():
         raise Problem(422, "a reason is required", kind="invalid-body")
     try:

@@ -107,6 +107,9 @@ class DvcqgConfig(BaseModel):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (or http:// for a local test portal)")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            # httpx would print user:password@ in its request logs.
+            raise ValueError("must not carry credentials; use username and password")
         return value.rstrip("/")
 
     @field_validator("auth_path", "integration_path", "share_path")

@@ -197,3 +197,33 @@ def test_discard_needs_reason_and_is_audited(api: Any, dead: list[str]) -> None:
     assert "ops" in text
     assert "duplicate of a paper dossier" in text
     assert len(audit) == 2
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/dead-letters:replay", "/v1/dead-letters/000000000001/discard"]
+)
+@pytest.mark.parametrize("body", [b"{not json", b"[" * 5000 + b"]" * 5000, b'{"reason": 1}'])
+def test_operator_body_is_not_parsed_before_authentication(
+    api: Any, path: str, body: bytes
+) -> None:
+    """Without credentials the answer is 401, whatever the body: nothing is parsed first."""
+    answer = api.request("POST", path, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 401
+
+
+def test_metrics_carry_no_data_from_a_peer_code(
+    api: Any, service: GatewayService, portal: FakePortal, make_provincial: Make
+) -> None:
+    """A portal error code quoting an ID becomes "other" in dead letters and metric labels."""
+    portal.reject(DOSSIER_NO, code="CCCD=079203001234")
+    api.post(
+        "/v1/dossiers",
+        json=make_provincial(no=DOSSIER_NO),
+        headers={**PROV, "Idempotency-Key": "pii-code"},
+    )
+    service.engine.flush(Service.DOSSIER, AGENCY)
+    metrics = api.get("/metrics").text
+    assert 'reason="peer_code:other"' in metrics
+    assert "079203001234" not in metrics
+    listed = api.get("/v1/dead-letters", headers=OPS).text
+    assert "079203001234" not in listed
