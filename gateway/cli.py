@@ -20,7 +20,7 @@ import orjson
 from gateway.errors import ConfigurationError, ContractError, NotFoundError
 
 if TYPE_CHECKING:
-    from gateway.packets import Kind
+    from gateway.packets import Kind, Packet
     from gateway.schemas.wire import WireRules
 
 __all__ = ["main"]
@@ -66,19 +66,12 @@ def validate(
     With --config (or GATEWAY_CONFIG), its [wire] rules apply; otherwise the defaults.
     Exits 0 when every file is valid; 1 with every violation listed as path + rule otherwise.
     """
-    from gateway.packets import Form, read_packet
 
     rules = _wire_rules(config_path)
     failed = False
     for path in files:
         try:
-            packet = read_packet(
-                _read(path),
-                form=Form(form) if form else None,
-                kind=_kind(kind),
-                rules=rules,
-                source=str(path),
-            )
+            packet = _packet(path, form, kind, rules)
         except ContractError as exc:
             failed = True
             click.echo(f"{path}: INVALID ({len(exc.violations)} violation(s))", err=True)
@@ -112,17 +105,10 @@ def convert(
 
     With --config (or GATEWAY_CONFIG), its [wire] rules apply; otherwise the defaults.
     """
-    from gateway.packets import Form, read_packet, write_packet
+    from gateway.packets import write_packet
 
-    rules = _wire_rules(config_path)
     try:
-        packet = read_packet(
-            _read(file),
-            form=Form(form) if form else None,
-            kind=_kind(kind),
-            rules=rules,
-            source=str(file),
-        )
+        packet = _packet(file, form, kind, _wire_rules(config_path))
     except ContractError as exc:
         for v in exc.violations:
             click.echo(f"{file}: {v}", err=True)
@@ -142,6 +128,19 @@ def _wire_rules(config_path: Path | None) -> WireRules | None:
     except ConfigurationError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def _packet(path: Path, form: str | None, kind: str | None, rules: WireRules | None) -> Packet:
+    """Read, detect and validate one packet file (ContractError lists every violation)."""
+    from gateway.packets import Form, read_packet
+
+    return read_packet(
+        _read(path),
+        form=Form(form) if form else None,
+        kind=_kind(kind),
+        rules=rules,
+        source=str(path),
+    )
 
 
 def _kind(value: str | None) -> Kind | None:
