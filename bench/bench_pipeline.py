@@ -48,7 +48,7 @@ from gateway.config import ClientConfig, Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector
 from gateway.pipeline.broker import QUEUE_NAME
 from gateway.pipeline.engine import EngineSettings
-from gateway.pipeline.outbox import Service
+from gateway.connectors.dvcqg import Service
 from gateway.runtime import RedisServer
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
@@ -260,7 +260,7 @@ def build_service(
 
 def delivered(service: GatewayService) -> int:
     """Records the gateway has marked delivered (its own counter in Redis)."""
-    return service.outbox.metrics().get("delivered|D", 0)
+    return service.outbox.metrics().get("delivered|dvcqg.DongBoHoSoMC", 0)
 
 
 def portal_count(portal: FakePortal) -> int:
@@ -497,7 +497,7 @@ def profile_worker_path(url: str, n: int) -> str:
         for _ in range(n // 200 + 20):
             if portal_count(portal) >= n:
                 break
-            service.engine.flush(Service.DOSSIER, AGENCY)
+            service.flush(Service.DOSSIER, AGENCY)
         prof.disable()
         elapsed = time.perf_counter() - t0
         s = io.StringIO()

@@ -4,7 +4,19 @@ The public API is re-exported here; modules not named in ``__all__`` are private
 """
 
 from gateway.config import ClientConfig, Settings, load_settings
-from gateway.connectors import DeliveryConnector, DvcqgConfig, DvcqgConnector, PeerReply
+from gateway.connectors import (
+    ChannelSpec,
+    Connector,
+    DvcqgConfig,
+    DvcqgConnector,
+    Entry,
+    Item,
+    Mode,
+    PeerReply,
+    Service,
+    WebhookConfig,
+    WebhookConnector,
+)
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -29,12 +41,14 @@ from gateway.mappers import (
 )
 from gateway.packets import Packet, read_packet, write_packet
 from gateway.pipeline import (
+    BreakerConfig,
+    Channels,
+    CircuitBreaker,
     DeliveryState,
     DeliveryStatus,
     Outbox,
-    Outcome,
+    PeerDelivery,
     RetryPolicy,
-    Service,
 )
 from gateway.pipeline.deadletters import DeadLetter, DeadLetterFilter, DeadLetters
 from gateway.schemas import (
@@ -46,18 +60,22 @@ from gateway.schemas import (
     ProgressStep,
     WireRules,
 )
-from gateway.service import GatewayService
+from gateway.service import GatewayService, Outcome
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BreakerConfig",
+    "ChannelSpec",
+    "Channels",
+    "CircuitBreaker",
     "ClientConfig",
     "ConfigurationError",
+    "Connector",
     "ContractError",
     "DeadLetter",
     "DeadLetterFilter",
     "DeadLetters",
-    "DeliveryConnector",
     "DeliveryState",
     "DeliveryStatus",
     "Dossier",
@@ -65,15 +83,19 @@ __all__ = [
     "DossierStatus",
     "DvcqgConfig",
     "DvcqgConnector",
+    "Entry",
     "GatewayError",
     "GatewayService",
     "IdempotencyError",
+    "Item",
     "Lifecycle",
+    "Mode",
     "NotFoundError",
     "Outbox",
     "Outcome",
     "Packet",
     "PeerAuthError",
+    "PeerDelivery",
     "PeerError",
     "PeerReply",
     "PermanentPeerError",
@@ -87,6 +109,8 @@ __all__ = [
     "TransitionError",
     "UnsafeXMLError",
     "Violation",
+    "WebhookConfig",
+    "WebhookConnector",
     "WireRules",
     "__version__",
     "contract_error_from",

@@ -269,7 +269,12 @@ def dead_letters() -> None:
 
 
 def _filter(
-    peer: str | None, reason: str | None, agency: str | None, since: str | None, until: str | None
+    peer: str | None,
+    reason: str | None,
+    partition: str | None,
+    channel: str | None,
+    since: str | None,
+    until: str | None,
 ) -> Any:
     from gateway.pipeline.deadletters import DeadLetterFilter
 
@@ -282,7 +287,12 @@ def _filter(
         return parsed
 
     return DeadLetterFilter(
-        peer=peer, reason=reason, agency=agency, since=when(since), until=when(until)
+        peer=peer,
+        reason=reason,
+        partition=partition,
+        channel=channel,
+        since=when(since),
+        until=when(until),
     )
 
 
@@ -290,7 +300,8 @@ def _filter_options(fn: Any) -> Any:
     for opt in (
         click.option("--until", help="ISO 8601 time with zone (inclusive)."),
         click.option("--since", help="ISO 8601 time with zone (inclusive)."),
-        click.option("--agency", help="Agency code (madonvi)."),
+        click.option("--channel", help="Channel id, e.g. dvcqg.DongBoHoSoMC."),
+        click.option("--partition", help="Partition: the agency code (madonvi), the client …"),
         click.option("--reason", help="Reason label, e.g. peer_code:2 or retry_budget_exhausted."),
         click.option("--peer", help="Peer system, e.g. dvcqg."),
     ):
@@ -311,7 +322,7 @@ def dl_list(config_path: Path | None, offset: int, limit: int, **flt: str | None
         for letter in page.items:
             click.echo(
                 f"{letter.id}  {letter.dead_at:%Y-%m-%d %H:%M:%S}Z  {letter.peer:<8}"
-                f" {letter.service.national_name:<20} {letter.dossier_no}  {letter.reason}"
+                f" {letter.channel:<28} {letter.subject}  {letter.reason}"
             )
         if page.next_offset is not None:
             click.echo(f"… more: --offset {page.next_offset}", err=True)

@@ -23,12 +23,15 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.connectors.dvcqg import DvcqgConfig
+from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
 from gateway.pipeline.engine import EngineSettings
+from gateway.pipeline.peers import PeerDelivery, split_section
 from gateway.pipeline.retry import RetryPolicy
 from gateway.schemas.wire import WireRules
 
@@ -61,6 +64,17 @@ class ClientConfig(BaseModel):
     password: SecretStr | None = None
     agencies: frozenset[str] = frozenset()
     operator: bool = False
+    webhook_url: str | None = None
+    """Where the gateway tells this client of each of its records' delivery, dead letter and
+    replay (Standard Webhooks)."""
+    webhook_secrets: tuple[SecretStr, ...] = Field(default=(), max_length=2)
+    """The signing secrets (``whsec_…``), newest first; two at once while rotating."""
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> Self:
+        if self.webhook_url is not None and not self.webhook_secrets:
+            raise ValueError("webhook_url needs webhook_secrets (one, or two while rotating)")
+        return self
 
     def may_push_for(self, agency: str) -> bool:
         """True when this client may push records of ``agency``."""
@@ -179,6 +193,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     dvcqg: DvcqgConfig | None = None
+    """The DVCQG portal (also accepted as ``[peers.dvcqg]``, where its delivery keys go too)."""
+    peers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``[peers.<name>]``: one section per peer, the connector's fields plus ``retry``,
+    ``breaker`` and ``concurrency`` (see :class:`~gateway.pipeline.peers.PeerDelivery`)."""
     retry: RetryPolicy = RetryPolicy()
     engine: EngineSettings = EngineSettings()
     intake: IntakeSettings = IntakeSettings()
@@ -187,6 +205,35 @@ class Settings(BaseSettings):
     login: LoginThrottleSettings = LoginThrottleSettings()
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
+
+    @model_validator(mode="after")
+    def _peers_known_and_valid(self) -> Self:
+        types = peer_types()
+        for name, section in self.peers.items():
+            if name not in types:
+                raise ValueError(f"peers.{name}: no such peer; known: {', '.join(sorted(types))}")
+            connector, delivery = split_section(section)
+            if connector:
+                types[name].config.model_validate(connector)
+            PeerDelivery.model_validate(delivery)
+        if self.dvcqg is not None and self.peers.get("dvcqg", {}).keys() - {
+            "retry",
+            "breaker",
+            "concurrency",
+        }:
+            raise ValueError("dvcqg is configured twice: use [peers.dvcqg] or [dvcqg], not both")
+        return self
+
+    def peer_config(self, name: str) -> tuple[Any | None, PeerDelivery]:
+        """The connector config (``None`` when the peer is not configured) and the delivery
+        settings of one peer."""
+        connector, delivery = split_section(dict(self.peers.get(name, {})))
+        config: Any | None = None
+        if connector:
+            config = peer_types()[name].config.model_validate(connector)
+        elif name == "dvcqg":
+            config = self.dvcqg
+        return config, PeerDelivery.model_validate(delivery)
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -1,7 +1,10 @@
-"""The running gateway: Redis, outbox, connector, engine, broker and workers, built from Settings.
+"""The running gateway: Redis, outbox, connectors, engines, broker and workers, built from Settings.
 
 The HTTP API and the CLI hold one :class:`GatewayService` and call it; they never build pipeline
-parts themselves.
+parts themselves. Everything per peer (engine, breaker, retry policy, worker threads, dramatiq
+queue) comes from the connectors given and the peers' configuration; nothing here names a channel
+except the DVCQG intake's :meth:`GatewayService.accept`, which maps DVCQG records to the DVCQG
+channels.
 """
 
 from __future__ import annotations
@@ -11,86 +14,211 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from gateway.config import Settings
-from gateway.connectors.base import DeliveryConnector
-from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.connectors.base import Connector, Entry
+from gateway.connectors.dvcqg import DvcqgConnector, Service, entries
+from gateway.connectors.webhook import EVENT_CHANNEL, Subscriber, WebhookConfig, WebhookConnector
 from gateway.errors import ConfigurationError
+from gateway.pipeline.breaker import CircuitBreaker
 from gateway.pipeline.broker import (
+    OPERATIONS_QUEUE,
     WorkerPool,
     build_broker,
     declare_flush_actor,
     declare_replay_actor,
+    delivery_queue,
 )
+from gateway.pipeline.channels import Channels
 from gateway.pipeline.deadletters import DeadLetters
 from gateway.pipeline.engine import DeliveryEngine
 from gateway.pipeline.metrics import MetricsCollector, MetricsRecorder
-from gateway.pipeline.outbox import Outbox, Outcome, Service
+from gateway.pipeline.outbox import Accepted, Outbox
+from gateway.pipeline.peers import PeerDelivery
 from gateway.pipeline.replayjobs import ReplayJobs
 from gateway.runtime.store import RedisHandle, open_redis
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.schemas.national import DossierRecord, ProgressRecord
 
-__all__ = ["GatewayService"]
+__all__ = ["GatewayService", "Outcome", "allowed_transitions", "outcome"]
 
 log = logging.getLogger("gateway")
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What intake did with one DVCQG record: accepted (new or duplicate) or refused, and why."""
+
+    index: int
+    dossier_no: str
+    delivery_id: str | None
+    duplicate: bool = False
+    refused_rule: str | None = None
+    refused_message: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the record is (or already was) in the outbox."""
+        return self.refused_rule is None
+
+
+def outcome(lifecycle: Lifecycle, rec: DossierRecord | ProgressRecord, a: Accepted) -> Outcome:
+    """The intake's answer for one DVCQG record from what the outbox did with its entry."""
+    no = rec.dossier_no
+    if a.accepted:
+        return Outcome(a.index, no, a.delivery_id, duplicate=a.duplicate)
+    if a.code == "order":
+        when = rec.handled_at if isinstance(rec, ProgressRecord) else ""
+        return Outcome(
+            a.index,
+            no,
+            None,
+            refused_rule="step_out_of_order",
+            refused_message=(
+                f"ThoiDiemXuLy {when} is before a step already accepted for {no}"
+                f" (at {a.extra}); steps must reach the portal in time order"
+            ),
+        )
+    if a.code == "stale":
+        return Outcome(
+            a.index,
+            no,
+            None,
+            refused_rule="state_out_of_order",
+            refused_message=f"{no}: older than the state already accepted ({a.extra})",
+        )
+    old = lifecycle.explain(type(rec.status)(a.extra), rec.status)
+    return Outcome(
+        a.index, no, None, refused_rule="status_transition", refused_message=f"{no}: {old}"
+    )
+
+
+def allowed_transitions(lifecycle: Lifecycle) -> str:
+    """The life cycle as the outbox scripts read it: ``",old>new,…,"``."""
+    pairs = (
+        f"{old.value}>{new.value}" for old, news in lifecycle.transitions.items() for new in news
+    )
+    return "," + ",".join(pairs) + ","
+
+
 @dataclass
 class GatewayService:
-    """One gateway instance. Build with :meth:`open` (or the constructor, in tests)."""
+    """One gateway instance. Build with :meth:`open` (or the constructor, in tests).
+
+    ``connectors`` are the peers to deliver to (one connector, or several); a client with a
+    ``webhook_url`` adds the webhook peer unless one is given.
+    """
 
     settings: Settings
     client: redis.Redis
-    connector: DeliveryConnector
+    connectors: Connector | Sequence[Connector]
     clock: Callable[[], float] = time.time
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     handle: RedisHandle | None = None
     fake_portal: object | None = None
+    webhook_transport: Any = None
+    """An httpx transport for the webhook peer (tests and the sandbox)."""
 
     def __post_init__(self) -> None:
-        lease = self.settings.engine.lease_seconds
-        if lease <= self.connector.max_call_seconds:
-            raise ConfigurationError(
-                f"engine.lease_seconds ({lease:g}) must exceed the slowest {self.connector.system}"
-                f" send ({self.connector.max_call_seconds:g} s with the configured timeouts):"
-                " a lease that lapses mid-send lets a second worker send the same dossier"
+        given = (
+            [self.connectors] if isinstance(self.connectors, Connector) else list(self.connectors)
+        )
+        subscribers = {
+            c.id: Subscriber(url=c.webhook_url, secrets=c.webhook_secrets)
+            for c in self.settings.clients
+            if c.webhook_url is not None
+        }
+        if subscribers and not any(c.system == "webhook" for c in given):
+            config, _ = self.settings.peer_config("webhook")
+            base = config if isinstance(config, WebhookConfig) else WebhookConfig()
+            given.append(
+                WebhookConnector(
+                    base.model_copy(update={"subscribers": subscribers}),
+                    transport=self.webhook_transport,
+                )
             )
+        self.peers: dict[str, Connector] = {c.system: c for c in given}
+        lease = self.settings.engine.lease_seconds
+        for c in given:
+            if lease <= c.max_call_seconds:
+                raise ConfigurationError(
+                    f"engine.lease_seconds ({lease:g}) must exceed the slowest {c.system}"
+                    f" send ({c.max_call_seconds:g} s with the configured timeouts):"
+                    " a lease that lapses mid-send lets a second worker send the same subject"
+                )
+        allowed = allowed_transitions(self.lifecycle)
+        self.channels = Channels(
+            [spec for c in given for spec in c.channels],
+            allowed={Service.DOSSIER.value: allowed, Service.PROGRESS.value: allowed},
+        )
+        notify = EVENT_CHANNEL if EVENT_CHANNEL in self.channels and subscribers else None
         ns = self.settings.namespace
-        self.outbox = Outbox(self.client, namespace=ns, lifecycle=self.lifecycle, clock=self.clock)
+        self.outbox = Outbox(
+            self.client,
+            self.channels,
+            namespace=ns,
+            clock=self.clock,
+            notify_channel=notify,
+            subscribers=sorted(subscribers),
+        )
+        self.outbox.mark_layout()
         self.recorder = MetricsRecorder(self.outbox)
         self.broker = build_broker(self.client, namespace=ns)
-        self.engine = DeliveryEngine(
-            outbox=self.outbox,
-            connector=self.connector,
-            policy=self.settings.retry,
-            trigger=self.trigger,
-            settings=self.settings.engine,
-            metrics=self.recorder,
-        )
-        self.actor = declare_flush_actor(self.broker, self.engine.flush)
-        self.deadletters = DeadLetters(self.outbox, on_replayed=self._kick)
+        self.delivery: dict[str, PeerDelivery] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.engines: dict[str, DeliveryEngine] = {}
+        self._actors: dict[str, Any] = {}
+        for name, connector in self.peers.items():
+            _, delivery = self.settings.peer_config(name)
+            self.delivery[name] = delivery
+            self.breakers[name] = CircuitBreaker(name, delivery.breaker)
+            self.engines[name] = DeliveryEngine(
+                outbox=self.outbox,
+                connector=connector,
+                policy=delivery.retry or self.settings.retry,
+                trigger=self.trigger,
+                settings=self.settings.engine,
+                metrics=self.recorder,
+                breaker=self.breakers[name],
+            )
+            self._actors[name] = declare_flush_actor(self.broker, name, self.engines[name].flush)
+        self.deadletters = DeadLetters(self.outbox, on_replayed=self._wake)
         self.replayjobs = ReplayJobs(
             self.deadletters, enqueue=self._enqueue_replay, clock=self.clock
         )
         self.replay_actor = declare_replay_actor(self.broker, self.replayjobs.run)
-        self.collector = MetricsCollector(self.outbox, peer=self.connector.system)
+        self.collector = MetricsCollector(self.outbox, breakers=self.breakers)
         self.workers: WorkerPool | None = None
+
+    @property
+    def connector(self) -> Connector:
+        """The DVCQG connector (the first peer given)."""
+        return self.peers.get("dvcqg") or next(iter(self.peers.values()))
 
     # -- construction --------------------------------------------------------------------------
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayService:
-        """Connect (or start) Redis and build the connector the settings ask for."""
+        """Connect (or start) Redis and build the connectors the settings ask for."""
+        from gateway.connectors.registry import peer_types
+        from gateway.pipeline.migrate import migrate_if_needed
+
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         handle = open_redis(settings.redis_url, data_dir, appendfsync=settings.appendfsync)
+        migrate_if_needed(handle.client, settings.namespace)
         fake = None
-        if settings.dvcqg is not None:
-            connector: DeliveryConnector = DvcqgConnector(settings.dvcqg)
-        else:
+        connectors: list[Connector] = []
+        for name, peer in peer_types().items():
+            if name == "webhook":
+                continue  # built from the clients' webhooks in __post_init__
+            config, _ = settings.peer_config(name)
+            if config is not None:
+                connectors.append(peer.build(config))
+        if "dvcqg" not in {c.system for c in connectors}:
             from gateway.testing.fake_portal import FakePortal
 
             log.warning(
@@ -98,10 +226,14 @@ class GatewayService:
                 " Nothing reaches the national portal."
             )
             fake = FakePortal()
-            connector = DvcqgConnector(
-                fake.connector_config("http://fake-portal.invalid"), transport=fake.transport()
+            connectors.insert(
+                0,
+                DvcqgConnector(
+                    fake.connector_config("http://fake-portal.invalid"),
+                    transport=fake.transport(),
+                ),
             )
-        return cls(settings, handle.client, connector, handle=handle, fake_portal=fake)
+        return cls(settings, handle.client, connectors, handle=handle, fake_portal=fake)
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -112,22 +244,59 @@ class GatewayService:
         records: Sequence[DossierRecord] | Sequence[ProgressRecord],
         *,
         client: str,
+        flags: Sequence[Sequence[str]] | None = None,
     ) -> list[Outcome]:
-        """Store valid records durably, then make sure a worker will deliver them."""
+        """Store valid DVCQG records durably, then make sure a worker will deliver them.
+
+        ``flags`` are, per record, the intake rules it raised (accepted and flagged).
+        """
         if not records:
             return []
-        outcomes = self.outbox.accept(service, agency, records, client=client)
-        if any(o.accepted and not o.duplicate for o in outcomes):
-            self._kick(service, agency)
-        return outcomes
+        items = entries(service, records)
+        if flags is not None:
+            items = [
+                Entry(e.subject, e.fingerprint, e.body, e.order, e.status, tuple(f))
+                for e, f in zip(items, flags, strict=True)
+            ]
+        accepted = self.accept_entries(service.value, agency, items, client=client)
+        return [outcome(self.lifecycle, records[a.index], a) for a in accepted]
 
-    def _kick(self, service: Service, agency: str) -> None:
-        if self.outbox.mark_triggered(service, agency):
-            self.trigger(service, agency, None)
+    def accept_entries(
+        self, channel_id: str, partition: str, items: Sequence[Entry], *, client: str
+    ) -> list[Accepted]:
+        """Store entries on any channel durably, then make sure a worker will deliver them."""
+        accepted = self.outbox.accept(channel_id, partition, items, client=client)
+        if any(a.code == "new" for a in accepted):
+            self._wake({(channel_id, partition)})
+        return accepted
 
-    def trigger(self, service: Service, agency: str, delay_ms: int | None) -> None:
-        """Enqueue a flush of one queue, now or after ``delay_ms``."""
-        self.actor.send_with_options(args=(service.value, agency), delay=delay_ms)
+    # -- delivery ------------------------------------------------------------------------------
+
+    def _wake(self, queues: set[tuple[str, str]]) -> None:
+        for channel_id, partition in queues:
+            if self.outbox.mark_triggered(channel_id, partition):
+                self.trigger(channel_id, partition, None)
+
+    def trigger(self, channel_id: str, partition: str, delay_ms: int | None) -> None:
+        """Enqueue a flush of one queue on its peer's dramatiq queue, now or after ``delay_ms``."""
+        peer = self.channels[channel_id].peer
+        self._actors[peer].send_with_options(args=(channel_id, partition), delay=delay_ms)
+
+    def flush(self, channel_id: str, partition: str) -> int:
+        """Drain one queue in this thread (tests and tools); returns items delivered."""
+        return self.engines[self.channels[channel_id].peer].flush(channel_id, partition)
+
+    def sweep(self) -> set[tuple[str, str]]:
+        """Release expired leases and trigger every queue with due work; returns those queues.
+
+        Covers what a lost or stalled dramatiq message would otherwise leave behind: a worker
+        killed mid-send, a crash between storing and enqueueing, delayed messages stalled after
+        a Redis restart. Queues of channels this process does not serve are left alone.
+        """
+        due: set[tuple[str, str]] = set()
+        for engine in self.engines.values():
+            due |= engine.sweep()
+        return due
 
     def _enqueue_replay(self, job_id: str) -> None:
         self.replay_actor.send(job_id)
@@ -137,11 +306,16 @@ class GatewayService:
     def start_workers(self) -> WorkerPool:
         """Run delivery workers in this process (embedded mode and ``gateway worker``)."""
         w = self.settings.worker
+        threads = {
+            delivery_queue(name): self.delivery[name].concurrency or w.threads
+            for name in self.peers
+        }
+        threads[OPERATIONS_QUEUE] = 1
         self.workers = WorkerPool(
             self.broker,
-            threads=w.threads,
+            threads=threads,
             prefetch=w.prefetch,
-            sweep=self.engine.sweep,
+            sweep=self.sweep,
             sweep_interval=w.sweep_interval,
             heartbeat=self._heartbeat,
         )
@@ -149,11 +323,24 @@ class GatewayService:
         return self.workers
 
     def _heartbeat(self, worker_id: str, ttl: float) -> None:
-        self.client.set(f"{self.settings.namespace}:workers:{worker_id}", b"1", px=int(ttl * 1000))
+        self.client.set(self.outbox.keys.workers(worker_id), b"1", px=int(ttl * 1000))
 
     def live_workers(self) -> int:
         """Worker pools (in any process) whose heartbeat is fresh."""
-        return sum(1 for _ in self.client.scan_iter(f"{self.settings.namespace}:workers:*"))
+        return sum(1 for _ in self.client.scan_iter(self.outbox.keys.workers()))
+
+    def peer_health(self) -> dict[str, dict[str, Any]]:
+        """Per peer, in this process: breaker state, consecutive failures, last success."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, b in self.breakers.items():
+            out[name] = {
+                "circuit": b.state.value,
+                "consecutive_failures": b.consecutive_failures,
+                "last_success": b.last_success,
+                "last_failure": b.last_failure,
+                "channels": [c.id for c in self.channels.of_peer(name)],
+            }
+        return out
 
     def redis_ok(self) -> bool:
         """True when Redis answers."""
@@ -163,11 +350,12 @@ class GatewayService:
             return False
 
     def close(self) -> None:
-        """Stop workers, close the connector and Redis (stopping an embedded server)."""
+        """Stop workers, close the connectors and Redis (stopping an embedded server)."""
         if self.workers is not None:
             self.workers.stop()
             self.workers = None
-        self.connector.close()
+        for connector in self.peers.values():
+            connector.close()
         self.broker.close()
         if self.handle is not None:
             self.handle.close()

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.config import Settings
-from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.connectors.dvcqg import DvcqgConnector, Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, national_dossier
@@ -36,7 +36,7 @@ def letters(
     outs = service.accept(
         Service.DOSSIER, AGENCY, [national_dossier(no) for no in numbers], client="t"
     )
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     portal.clear_faults()
     ids = [o.delivery_id or "" for o in outs]
     assert {service.outbox.status(i).state for i in ids} == {DeliveryState.DEAD}
@@ -90,7 +90,7 @@ def test_replay_twice_delivers_once_and_is_audited(
     second = _run(redis_url, "replay", ids[0], "--actor", "op-an")
     assert "queued" in first.output
     assert "already" in second.output
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert service.outbox.status(ids[0]).state is DeliveryState.DELIVERED
     audit = _run(redis_url, "audit")
     assert audit.output.count("op-an") == 2
@@ -104,7 +104,7 @@ def test_replay_all_matching_with_progress(
     result = _run(redis_url, "replay", "--all-matching", "--peer", "dvcqg", "--rate", "1000")
     assert result.exit_code == 0, result.output
     assert "queued: 3" in result.output
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert {service.outbox.status(i).state for i in ids} == {DeliveryState.DELIVERED}
 
 

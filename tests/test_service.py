@@ -8,9 +8,9 @@ import pytest
 import redis
 
 from gateway.config import Settings, WorkerSettings
-from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, national_dossier, national_step
@@ -69,13 +69,13 @@ def test_replayed_dead_letter_is_delivered_once(
     no = f"{AGENCY}-250101-0001"
     portal.reject(no)
     [out] = service.accept(Service.DOSSIER, AGENCY, [national_dossier(no)], client="t")
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert service.outbox.status(out.delivery_id or "").state is DeliveryState.DEAD
     portal.clear_faults()
     first = service.deadletters.replay(out.delivery_id or "", actor="op")
     second = service.deadletters.replay(out.delivery_id or "", actor="op")
     assert (first.outcome, second.outcome) == ("queued", "already")
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     creates = [c for c in portal.calls if c.service == "DongBoHoSoMC" and c.error_code == "0"]
     assert len(creates) == 1
     assert [a["action"] for a in service.deadletters.audit()] == ["replay", "replay"]

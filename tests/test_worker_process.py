@@ -21,8 +21,8 @@ import pytest
 import redis
 
 from gateway.config import Settings
-from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.connectors.dvcqg import DvcqgConnector, Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.service import GatewayService
 from gateway.testing import FakePortal, FakePortalServer
 from gateway.testing.records import AGENCY, national_dossier, national_step

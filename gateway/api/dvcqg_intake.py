@@ -23,8 +23,8 @@ from gateway.api.deps import get_service, parse_json, raw_body, request_body
 from gateway.api.intake import RecordResult, accept_records, national_record
 from gateway.api.problems import Problem
 from gateway.api.throttle import LoginAttempt, LoginThrottle
+from gateway.connectors.dvcqg import Service
 from gateway.mappers import contract_error_from
-from gateway.pipeline.outbox import Service
 from gateway.schemas.envelope import (
     TYPED_CALL,
     CallEnvelope,

@@ -15,13 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.config import ClientConfig
+from gateway.connectors.dvcqg import Service
 from gateway.errors import ContractError, Violation
 from gateway.mappers import contract_error_from, dossier_to_national, step_to_national
-from gateway.pipeline.outbox import Outcome, Service
 from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.provincial import Dossier, ProgressStep
 from gateway.schemas.wire import WireRules
-from gateway.service import GatewayService
+from gateway.service import GatewayService, Outcome
 
 __all__ = [
     "NationalRecord",

@@ -21,9 +21,10 @@ from gateway.api.deps import get_service, parse_json, raw_body, request_body
 from gateway.api.idempotency import StoredResponse, idempotent
 from gateway.api.intake import RecordResult, accept_records, provincial_record
 from gateway.api.problems import PROBLEM_JSON, Problem
+from gateway.connectors.dvcqg import Service
 from gateway.errors import NotFoundError
 from gateway.mappers import contract_error_from
-from gateway.pipeline.outbox import DeliveryStatus, Service, text
+from gateway.pipeline.outbox import DeliveryStatus, text
 from gateway.schemas.provincial import Dossier, ProgressStep
 from gateway.service import GatewayService
 
@@ -223,10 +224,12 @@ def status_json(status: DeliveryStatus) -> dict[str, Any]:
 
     return {
         "delivery_id": status.delivery_id,
-        "service": status.service.national_name,
-        "agency": status.agency,
-        "dossier_no": status.dossier_no,
+        "channel": status.channel,
+        "partition": status.partition,
+        "subject": status.subject,
         "state": status.state.value,
+        "flags": list(status.flags),
+        "ambiguous": status.ambiguous,
         "attempts": status.attempts,
         "last_error": status.last_error,
         "next_attempt_at": iso(status.next_attempt_at),

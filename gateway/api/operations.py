@@ -21,7 +21,6 @@ from gateway.api.problems import Problem
 from gateway.errors import NotFoundError
 from gateway.mappers import contract_error_from
 from gateway.pipeline.deadletters import DeadLetterFilter, ReplayResult
-from gateway.pipeline.outbox import Service
 from gateway.service import GatewayService
 
 __all__ = ["ReplayFilter", "router"]
@@ -34,24 +33,26 @@ Body = Annotated[bytes, Depends(raw_body)]
 _M = TypeVar("_M", bound=BaseModel)
 LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
 JobId = Annotated[str, Path(pattern=ID_PATTERN)]
-ServiceName = Annotated[
-    str | None, Query(pattern="^(DongBoHoSoMC|CapNhatTienDoHoSoMC)$", description="national name")
+_CHANNEL_PATTERN = "^[A-Za-z0-9_-]+[.][A-Za-z0-9_.-]+$"
+ChannelId = Annotated[
+    str | None,
+    Query(pattern=_CHANNEL_PATTERN, description="channel id, <peer>.<operation>"),
 ]
 
 
 def _filter(
     peer: str | None,
     reason: str | None,
-    agency: str | None,
-    service: str | None,
+    partition: str | None,
+    channel: str | None,
     since: datetime | None,
     until: datetime | None,
 ) -> DeadLetterFilter:
     return DeadLetterFilter(
         peer=peer,
         reason=reason,
-        agency=agency,
-        service=None if service is None else Service.from_national(service),
+        partition=partition,
+        channel=channel,
         since=since,
         until=until,
     )
@@ -71,15 +72,15 @@ def list_dead_letters(
     gateway: Gateway,
     peer: str | None = None,
     reason: str | None = None,
-    agency: str | None = None,
-    service: ServiceName = None,
+    partition: Annotated[str | None, Query(description="agency, client …")] = None,
+    channel: ChannelId = None,
     since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Waiting dead letters, newest first; pass ``next_offset`` back for the next page."""
-    flt = _filter(peer, reason, agency, service, since, until)
+    flt = _filter(peer, reason, partition, channel, since, until)
     page = gateway.deadletters.find(flt, offset=offset, limit=limit)
     return {"items": [d.to_json() for d in page.items], "next_offset": page.next_offset}
 
@@ -111,8 +112,8 @@ class ReplayFilter(BaseModel):
 
     peer: str | None = None
     reason: str | None = None
-    agency: str | None = None
-    service: str | None = Field(None, pattern="^(DongBoHoSoMC|CapNhatTienDoHoSoMC)$")
+    partition: str | None = None
+    channel: str | None = Field(None, pattern=_CHANNEL_PATTERN)
     since: datetime | None = None
     until: datetime | None = None
     rate: float = Field(50.0, gt=0, le=1000, description="replays per second at most")
@@ -142,7 +143,7 @@ def replay_dead_letters(
     and, when it has finished, the counts by outcome.
     """
     body = _parsed(ReplayFilter, raw)
-    flt = _filter(body.peer, body.reason, body.agency, body.service, body.since, body.until)
+    flt = _filter(body.peer, body.reason, body.partition, body.channel, body.since, body.until)
     job_id = gateway.replayjobs.start(flt, actor=operator.id, rate=body.rate)
     url = f"/v1/dead-letters:replay/{job_id}"
     response.headers["Location"] = url

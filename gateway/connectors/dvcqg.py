@@ -11,22 +11,26 @@ What the portal does not publish is configuration (:class:`DvcqgConfig`): the pa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import ssl
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, FilePath, SecretStr, field_validator
 
 from gateway.connectors._http import status_error, transport_error
-from gateway.connectors.base import PeerReply, WireRecord
+from gateway.connectors.base import ChannelSpec, Entry, Item, Mode, PeerReply
+from gateway.connectors.registry import PeerType
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -36,13 +40,75 @@ from gateway.errors import (
     TransientPeerError,
 )
 
-__all__ = ["DvcqgConfig", "DvcqgConnector"]
+if TYPE_CHECKING:
+    from gateway.schemas.national import DossierRecord, ProgressRecord
+
+__all__ = ["DvcqgConfig", "DvcqgConnector", "Service", "entries"]
+
+WireRecord = Mapping[str, Any] | orjson.Fragment
+"""A national record: a mapping, or its JSON already encoded (``orjson.Fragment``)."""
 
 _log = logging.getLogger(__name__)
 
 SYSTEM = "dvcqg"
 _UPSERT_SERVICE = "DongBoHoSoMC"
+_PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"
 _LOOKUP_SERVICE = "TraCuuHoSo"
+
+
+class Service(StrEnum):
+    """The DVCQG services the gateway delivers; each value is the id of its channel."""
+
+    DOSSIER = f"{SYSTEM}.{_UPSERT_SERVICE}"
+    PROGRESS = f"{SYSTEM}.{_PROGRESS_SERVICE}"
+
+    @property
+    def national_name(self) -> str:
+        """The DVCQG service name."""
+        return self.value.split(".", 1)[1]
+
+    @classmethod
+    def from_national(cls, name: str) -> Service:
+        """The service for a DVCQG service name; ValueError for any other."""
+        for service in cls:
+            if service.national_name == name:
+                return service
+        raise ValueError(f"not a delivered service: {name}")
+
+
+def entries(
+    service: Service, records: Sequence[DossierRecord] | Sequence[ProgressRecord]
+) -> list[Entry]:
+    """The outbox entries for accepted DVCQG records (subject: ``MaHoSo``).
+
+    One Rust call gives the stored body; equal records give equal bytes (fields in model order),
+    so the body's digest is the record's fingerprint. A step is ordered by ``ThoiDiemXuLy``; a
+    dossier state by ``NgayTiepNhan``.
+    """
+    out: list[Entry] = []
+    for rec in records:
+        body = rec.__pydantic_serializer__.to_json(rec, by_alias=True, exclude_none=True)
+        order = rec.handled_at if service is Service.PROGRESS else rec.received_at  # type: ignore[union-attr]  # the service says which model it is
+        out.append(
+            Entry(
+                subject=rec.dossier_no,
+                fingerprint=hashlib.sha256(body).hexdigest()[:32],
+                body=body,
+                order=int(order),
+                status=rec.status.value,
+            )
+        )
+    return out
+
+
+def _norm(field: str, value: Any) -> str:
+    text = _fold("" if value is None else str(value)).strip()
+    if field.startswith(("ThoiDiem", "Ngay")):
+        # Dates may come back formatted ("2025-01-02 09:00:00"): compare their digits.
+        return "".join(ch for ch in text if ch.isdigit())
+    return text
+
+
 _SESSION_STATUSES = frozenset({401, 403})
 # Peer messages end up in errors, dead letters and logs; they may echo a personal id number or a
 # phone number from the record (Decree 13/2023), so long digit runs are masked and length capped.
@@ -90,10 +156,25 @@ class DvcqgConfig(BaseModel):
     max_connections: int = Field(default=10, ge=1)
     ca_bundle: FilePath | None = None
     success_codes: tuple[str, ...] = ("0", "00")
-    session_rejected_codes: tuple[str, ...] = ("401", "-1")
+    session_rejected_codes: tuple[str, ...] = ()
+    """``error_code`` values that mean "session expired". None by default: ``-1`` is the
+    portal's generic failure, and an expired session is HTTP 401/403."""
+    session_expired_markers: tuple[str, ...] = ()
+    """Message wording that means "session expired" (compared case- and accent-folded)."""
     transient_codes: tuple[str, ...] = ()
     already_exists_markers: tuple[str, ...] = ("đã tồn tại",)
     not_found_markers: tuple[str, ...] = ("không tìm thấy", "không tồn tại")
+    lookup_param: str = Field(default="mahoso", min_length=1)
+    """How ``TraCuuHoSo`` names the dossier number (lowercase in public implementers' code)."""
+    step_list_fields: tuple[str, ...] = ("TienDo", "QuaTrinhXuLy", "DanhSachTienDo")
+    """Where a ``TraCuuHoSo`` reply lists the steps the portal holds (not public)."""
+    step_identity_fields: tuple[str, ...] = (
+        "ThoiDiemXuLy",
+        "TrangThai",
+        "NoiDungXuLy",
+        "NguoiXuLy",
+    )
+    """What identifies a step at the portal; a look-up matches only on those its echo carries."""
 
     @field_validator("success_codes", "session_rejected_codes", "transient_codes", mode="before")
     @classmethod
@@ -147,6 +228,20 @@ class DvcqgConnector:
         self._transient_codes = frozenset(config.transient_codes)
         self._exists_markers = tuple(_fold(m) for m in config.already_exists_markers)
         self._not_found_markers = tuple(_fold(m) for m in config.not_found_markers)
+        self._expired_markers = tuple(_fold(m) for m in config.session_expired_markers)
+        self.channels: tuple[ChannelSpec, ...] = (
+            ChannelSpec(
+                SYSTEM, _UPSERT_SERVICE, Mode.LATEST, max_batch=config.batch_size, guarded=True
+            ),
+            ChannelSpec(
+                SYSTEM,
+                _PROGRESS_SERVICE,
+                Mode.APPEND,
+                max_batch=config.batch_size,
+                after=Service.DOSSIER.value,
+                guarded=True,
+            ),
+        )
         self._session: str | None = None
         self._login_lock = threading.Lock()
         verify: ssl.SSLContext | bool = True
@@ -202,7 +297,69 @@ class DvcqgConnector:
         c = self._config
         return 4 * (c.connect_timeout + c.write_timeout + c.read_timeout + c.pool_timeout)
 
-    def send(
+    def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
+        """Deliver one claimed batch: ``partition`` is the agency (``madonvi``); a dossier whose
+        subject exists at the portal goes as an update."""
+        records = [orjson.Fragment(i.body) for i in items]
+        updating = channel.operation == _UPSERT_SERVICE and bool(items) and items[0].exists
+        return self.push(channel.operation, partition, records, updating=updating)
+
+    def reconcile(
+        self,
+        channel: ChannelSpec,
+        partition: str,
+        subject: str,
+        items: Sequence[Item],
+        *,
+        delivered: Sequence[Item] = (),
+    ) -> list[int]:
+        """Which of a dossier's possibly-sent ``items`` the portal lacks.
+
+        Dossier states are full-state upserts: sending one again has the same effect, so all
+        are resent without asking. Steps are appended, so ``TraCuuHoSo`` is asked: a step is held
+        when the echo lists a step equal on every identity field the echo carries, counting
+        copies, after the ``delivered`` steps have taken their own matches.
+        """
+        if channel.operation != _PROGRESS_SERVICE or not items:
+            return list(range(len(items)))
+        held = self.lookup(partition, subject)
+        if held is None:
+            return list(range(len(items)))
+        echoed = self._echoed_steps(held)
+        pools: dict[tuple[str, ...], Counter[tuple[str, ...]]] = {}
+        for step in echoed:
+            fields = tuple(f for f in self._config.step_identity_fields if f in step)
+            pools.setdefault(fields, Counter())[tuple(_norm(f, step[f]) for f in fields)] += 1
+
+        def take(body: bytes) -> bool:
+            record = orjson.loads(body)
+            for fields, pool in pools.items():
+                key = tuple(_norm(f, record.get(f)) for f in fields)
+                if pool[key] > 0:
+                    pool[key] -= 1
+                    return True
+            return False
+
+        for old in delivered:
+            take(old.body)
+        return [n for n, item in enumerate(items) if not take(item.body)]
+
+    def _echoed_steps(self, held: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        for name in self._config.step_list_fields:
+            steps = held.get(name)
+            if isinstance(steps, list):
+                return [s for s in steps if isinstance(s, Mapping)]
+            if steps is None and name in held:
+                return []
+        # A reply naming no step list cannot prove a step absent: the operator must look.
+        names = ", ".join(self._config.step_list_fields)
+        raise PermanentPeerError(
+            f"TraCuuHoSo reply lists no steps under any of {names} (set step_list_fields)",
+            system=SYSTEM,
+            operation=_LOOKUP_SERVICE,
+        )
+
+    def push(
         self,
         service: str,
         agency: str,
@@ -213,8 +370,9 @@ class DvcqgConnector:
         """Send ``records`` to ``service`` (``DongBoHoSoMC``, ``CapNhatTienDoHoSoMC`` …).
 
         The records go in batches of ``batch_size``, one call each. For ``DongBoHoSoMC`` a create
-        that the portal answers with "already exists" is sent again as an update, once. Raises
-        ``TransientPeerError``/``PermanentPeerError``; batches before a failing one were delivered.
+        that the portal answers with "already exists" is sent again as an update, and an update
+        answered "not found" again as a create, once. Raises ``TransientPeerError`` or
+        ``PermanentPeerError``; batches before a failing one were delivered.
         """
         size = self._config.batch_size
         results: list[Any] = []
@@ -238,7 +396,7 @@ class DvcqgConnector:
             self._config.integration_path,
             _LOOKUP_SERVICE,
             agency,
-            {"MaHoSo": dossier_no},
+            {self._config.lookup_param: dossier_no},
             writes=False,
         )
         if not reply.ok:
@@ -287,14 +445,31 @@ class DvcqgConnector:
             params["isUpdating"] = "True" if updating else "False"
         path = self._config.integration_path
         reply = self._call(path, service, agency, params, writes=True)
-        if reply.ok:
+        # A create of a dossier the portal holds may answer success ("0") and apply nothing:
+        # the wording, not the code, tells. It goes again as an update; an update of a dossier
+        # the portal lacks goes again as a create. A batch of several is refused instead, so
+        # the engine sends each dossier alone and each finds its own way.
+        exists = upsert and not updating and self._mentions(reply.message, self._exists_markers)
+        missing = upsert and updating and not reply.ok
+        missing = missing and self._mentions(reply.message, self._not_found_markers)
+        if reply.ok and not exists:
             return reply, False
-        if upsert and not updating and self._mentions(reply.message, self._exists_markers):
-            _log.debug("dvcqg %s: already exists, resending %d as update", service, len(batch))
-            params["isUpdating"] = "True"
+        if (exists or missing) and len(batch) > 1:
+            raise PermanentPeerError(
+                f"{len(batch)} dossiers answered {'already exists' if exists else 'not found'}"
+                f" (error_code={reply.code or '<none>'}): sending each alone",
+                system=SYSTEM,
+                operation=service,
+                status=reply.status,
+                peer_code=reply.code or None,
+            )
+        if exists or missing:
+            _log.debug("dvcqg %s: %s, resending", service, "exists" if exists else "not found")
+            params["isUpdating"] = "True" if exists else "False"
             reply = self._call(path, service, agency, params, writes=True)
-            if reply.ok:
-                return reply, True
+            again = not exists and self._mentions(reply.message, self._exists_markers)
+            if reply.ok and not again:
+                return reply, exists
         raise self._rejection(service, reply)
 
     def _rejection(self, service: str, reply: _Reply, *, context: str = "") -> PeerError:
@@ -424,13 +599,15 @@ class DvcqgConnector:
             tuple(result) if isinstance(result, list) else () if result is None else (result,)
         )
         _log.debug("dvcqg %s: HTTP %d error_code=%s items=%d", service, status, code, len(items))
+        message = _peer_text(payload.get("message"))
         return _Reply(
             status,
             code,
-            _peer_text(payload.get("message")),
+            message,
             items,
             ok=code in self._success,
-            session_rejected=code in self._session_codes,
+            session_rejected=code in self._session_codes
+            or (bool(self._expired_markers) and self._mentions(message, self._expired_markers)),
         )
 
     def _post(self, path: str, service: str, content: bytes, *, writes: bool) -> httpx.Response:
@@ -468,3 +645,10 @@ class DvcqgConnector:
                 status=response.status_code,
             )
         return payload
+
+
+def _build(config: DvcqgConfig) -> DvcqgConnector:
+    return DvcqgConnector(config)
+
+
+PEER = PeerType(SYSTEM, DvcqgConfig, _build)

@@ -2,8 +2,10 @@
 
 dramatiq normally keeps a global broker and declares actors at import time; we build both per
 :class:`~gateway.service.GatewayService` instead (``dramatiq.actor(fn, broker=…)``), so tests and
-embedded instances never share state. Messages are tiny — ``(service, agency)`` — and only mean
-"this queue has work": the records themselves are in the outbox. Operator jobs (bulk replays)
+embedded instances never share state. Messages are tiny — ``(channel, partition)`` — and only mean
+"this queue has work": the items themselves are in the outbox. Each peer has its own dramatiq
+queue and its own worker threads (its concurrency limit), so a peer that is slow or down never
+holds a thread that another peer's deliveries need. Operator jobs (bulk replays)
 have their own actor on their own queue, so a long replay never sits behind deliveries, nor
 deliveries behind it; its messages carry only the job id.
 """
@@ -13,15 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, TimeLimit
-
-from gateway.pipeline.outbox import Service
 
 __all__ = [
     "OPERATIONS_QUEUE",
@@ -31,6 +31,7 @@ __all__ = [
     "build_broker",
     "declare_flush_actor",
     "declare_replay_actor",
+    "delivery_queue",
 ]
 
 QUEUE_NAME = "gateway-delivery"
@@ -60,16 +61,23 @@ def build_broker(client: redis.Redis, *, namespace: str) -> RedisBroker:
     return broker
 
 
+def delivery_queue(peer: str) -> str:
+    """The dramatiq queue of one peer's flush messages."""
+    return f"{QUEUE_NAME}-{peer}"
+
+
 def declare_flush_actor(
-    broker: RedisBroker, flush: Callable[[Service, str], int]
+    broker: RedisBroker, peer: str, flush: Callable[[str, str], int]
 ) -> dramatiq.Actor[Any, Any]:
-    """Declare the actor that runs ``flush(service, agency)`` on ``broker``."""
+    """Declare the actor that runs ``flush(channel, partition)`` of ``peer`` on ``broker``."""
 
-    def gateway_flush(service: str, agency: str) -> None:
+    def gateway_flush(channel: str, partition: str) -> None:
         # Returns nothing: dramatiq warns about results without a results backend.
-        flush(Service(service), agency)
+        flush(channel, partition)
 
-    decorate = dramatiq.actor(broker=broker, actor_name="gateway_flush", queue_name=QUEUE_NAME)
+    decorate = dramatiq.actor(
+        broker=broker, actor_name=f"gateway_flush_{peer}", queue_name=delivery_queue(peer)
+    )
     return decorate(gateway_flush)
 
 
@@ -105,16 +113,22 @@ class WorkerPool:
         self,
         broker: RedisBroker,
         *,
-        threads: int,
+        threads: Mapping[str, int],
         prefetch: int,
         sweep: Callable[[], object],
         sweep_interval: float,
         heartbeat: Callable[[str, float], None],
     ) -> None:
+        """``threads`` maps each dramatiq queue to the worker threads that consume it alone."""
         self.id = uuid.uuid4().hex[:12]
-        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
-        # dramatiq reads prefetch from the environment at import; the attribute is what it uses.
-        self.worker.queue_prefetch = prefetch
+        self.workers: list[dramatiq.Worker] = []
+        for queue, count in threads.items():
+            worker = dramatiq.Worker(
+                broker, queues={queue}, worker_threads=count, worker_timeout=100
+            )
+            # dramatiq reads prefetch from the environment at import; the attribute is used.
+            worker.queue_prefetch = prefetch
+            self.workers.append(worker)
         self._sweep = sweep
         self._interval = sweep_interval
         self._heartbeat = heartbeat
@@ -123,7 +137,8 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start consuming and sweeping."""
-        self.worker.start()
+        for worker in self.workers:
+            worker.start()
         self._thread = threading.Thread(target=self._loop, name="gateway-sweeper", daemon=True)
         self._thread.start()
 
@@ -138,16 +153,19 @@ class WorkerPool:
 
     def alive(self) -> bool:
         """True while the worker threads and the sweeper run."""
-        threads_ok = all(t.is_alive() for t in self.worker.workers) and bool(self.worker.workers)
+        threads = [t for w in self.workers for t in w.workers]
+        threads_ok = bool(threads) and all(t.is_alive() for t in threads)
         return threads_ok and self._thread is not None and self._thread.is_alive()
 
     def join(self) -> None:
         """Wait until every message already taken has been processed (tests use this)."""
-        self.worker.join()
+        for worker in self.workers:
+            worker.join()
 
     def stop(self) -> None:
         """Stop sweeping and consuming; messages in hand are finished or returned to Redis."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.worker.stop()
+        for worker in self.workers:
+            worker.stop()

@@ -18,7 +18,7 @@ from typing import Any, cast
 import orjson
 
 from gateway.errors import NotFoundError
-from gateway.pipeline.outbox import Outbox, Service, text
+from gateway.pipeline.outbox import Outbox, text
 
 __all__ = ["DeadLetter", "DeadLetterFilter", "DeadLetters", "Page", "ReplayResult"]
 
@@ -29,8 +29,8 @@ class DeadLetterFilter:
 
     peer: str | None = None
     reason: str | None = None
-    agency: str | None = None
-    service: Service | None = None
+    partition: str | None = None
+    channel: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -39,20 +39,17 @@ class DeadLetterFilter:
         return (
             (self.peer is None or letter.peer == self.peer)
             and (self.reason is None or letter.reason == self.reason)
-            and (self.agency is None or letter.agency == self.agency)
-            and (self.service is None or letter.service is self.service)
+            and (self.partition is None or letter.partition == self.partition)
+            and (self.channel is None or letter.channel == self.channel)
         )
 
     def to_json(self) -> dict[str, str]:
-        """The given criteria as strings (national service name, times ISO 8601).
-
-        :meth:`from_json` reverses it.
-        """
+        """The given criteria as strings (times ISO 8601). :meth:`from_json` reverses it."""
         given = {
             "peer": self.peer,
             "reason": self.reason,
-            "agency": self.agency,
-            "service": None if self.service is None else self.service.national_name,
+            "partition": self.partition,
+            "channel": self.channel,
             "since": None if self.since is None else self.since.isoformat(),
             "until": None if self.until is None else self.until.isoformat(),
         }
@@ -60,14 +57,19 @@ class DeadLetterFilter:
 
     @classmethod
     def from_json(cls, data: dict[str, str]) -> DeadLetterFilter:
-        """The filter that :meth:`to_json` wrote; absent keys match anything."""
+        """The filter that :meth:`to_json` wrote; absent keys match anything.
+
+        Jobs stored before channels named ``agency`` and the DVCQG ``service``; both are read.
+        """
         since, until = data.get("since"), data.get("until")
-        service = data.get("service")
+        channel = data.get("channel")
+        if channel is None and data.get("service") is not None:
+            channel = f"dvcqg.{data['service']}"
         return cls(
             peer=data.get("peer"),
             reason=data.get("reason"),
-            agency=data.get("agency"),
-            service=None if service is None else Service.from_national(service),
+            partition=data.get("partition", data.get("agency")),
+            channel=channel,
             since=None if since is None else datetime.fromisoformat(since),
             until=None if until is None else datetime.fromisoformat(until),
         )
@@ -78,9 +80,9 @@ class DeadLetter:
     """One record that could not be delivered."""
 
     id: str
-    service: Service
-    agency: str
-    dossier_no: str
+    channel: str
+    partition: str
+    subject: str
     peer: str
     reason: str
     message: str
@@ -93,9 +95,9 @@ class DeadLetter:
         """A JSON-ready view (times in ISO 8601 UTC)."""
         return {
             "id": self.id,
-            "service": self.service.national_name,
-            "agency": self.agency,
-            "dossier_no": self.dossier_no,
+            "channel": self.channel,
+            "partition": self.partition,
+            "subject": self.subject,
             "peer": self.peer,
             "reason": self.reason,
             "message": self.message,
@@ -116,7 +118,8 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """What a replay did: ``queued``, ``superseded``, or ``already`` (with the letter's status)."""
+    """What a replay did: ``queued``, ``superseded``, ``out_of_order``, ``unknown_channel`` (its
+    peer is not configured), or ``already`` (with the letter's status)."""
 
     id: str
     outcome: str
@@ -128,7 +131,8 @@ class DeadLetters:
     """Operator access to the dead-letter queue of one outbox."""
 
     outbox: Outbox
-    on_replayed: Callable[[Service, str], None] = field(default=lambda s, a: None)
+    on_replayed: Callable[[set[tuple[str, str]]], None] = field(default=lambda queues: None)
+    """Called with the queues ``(channel, partition)`` a replay made ready."""
 
     def _key(self, suffix: str) -> str:
         return f"{self.outbox.ns}:{suffix}"
@@ -142,9 +146,9 @@ class DeadLetters:
         body = self.outbox.client.hget(self._key(f"rec:{letter_id}"), "body")
         return DeadLetter(
             id=letter_id,
-            service=Service(f["svc"]),
-            agency=f["agency"],
-            dossier_no=f["dossier"],
+            channel=f["ch"],
+            partition=f["part"],
+            subject=f["subj"],
             peer=f["peer"],
             reason=f["reason"],
             message=f["message"],
@@ -190,13 +194,12 @@ class DeadLetters:
 
     def replay(self, letter_id: str, *, actor: str) -> ReplayResult:
         """Put one dead letter back in the outbox (once); audited under ``actor``."""
-        outcome, detail = self.outbox.run("REPLAY", letter_id, actor)
-        result = ReplayResult(letter_id, text(outcome) or "", text(detail) or "")
+        outcome, detail, woke = self.outbox.replay(letter_id, actor=actor)
+        result = ReplayResult(letter_id, outcome, detail)
         if result.outcome == "missing":
             raise NotFoundError(f"no dead letter {letter_id}")
-        if result.outcome == "queued":
-            svc, _, agency = result.detail.partition(":")
-            self.on_replayed(Service(svc), agency)
+        if woke:
+            self.on_replayed(woke)
         return result
 
     def replay_many(
@@ -227,8 +230,8 @@ class DeadLetters:
 
     def discard(self, letter_id: str, *, actor: str, reason: str) -> ReplayResult:
         """Give up on one dead letter for good, with a reason; audited under ``actor``."""
-        outcome, detail = self.outbox.run("DISCARD", letter_id, actor, reason)
-        result = ReplayResult(letter_id, text(outcome) or "", text(detail) or "")
+        outcome, detail = self.outbox.discard(letter_id, actor=actor, reason=reason)
+        result = ReplayResult(letter_id, outcome, detail)
         if result.outcome == "missing":
             raise NotFoundError(f"no dead letter {letter_id}")
         return result

@@ -1,14 +1,15 @@
 """Delivery metrics kept in Redis, so every process (API or worker) reports cluster-wide figures.
 
-Counters are incremented by the outbox scripts in ``ns:metrics`` (``accepted|D``,
-``delivered|P``, ``retried|D``, ``dead|D|dvcqg|http_400`` …); the latency histogram (accepted →
-delivered) is kept here in ``ns:latency``. :class:`MetricsCollector` turns both, plus the queue
-depth, into Prometheus metrics at scrape time.
+Counters are incremented by the outbox scripts in ``ns:metrics`` (``accepted|<channel>``,
+``delivered|<channel>``, ``retried|<channel>``, ``dead|<channel>|<reason>``,
+``flagged|<channel>|<rule>`` …); the latency histogram (accepted → delivered) is kept here in
+``ns:latency``. :class:`MetricsCollector` turns both, plus queue depths and each peer's breaker,
+into Prometheus metrics at scrape time. Labels are channel ids and peer names, never services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client.core import (
@@ -18,7 +19,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from gateway.pipeline.outbox import Outbox, Service, text
+from gateway.pipeline.breaker import BreakerState, CircuitBreaker
+from gateway.pipeline.outbox import Outbox, text
 
 __all__ = ["LATENCY_BUCKETS", "MetricsCollector", "MetricsRecorder"]
 
@@ -31,10 +33,10 @@ class MetricsRecorder:
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
-        self.key = f"{outbox.ns}:latency"
+        self.key = outbox.keys.latency
 
     def observe_latencies(self, now_ms: int, accepted_at_ms: Sequence[int]) -> None:
-        """Add one observation per delivered record."""
+        """Add one observation per delivered item."""
         if not accepted_at_ms:
             return
         counts: dict[str, int] = {}
@@ -52,64 +54,96 @@ class MetricsRecorder:
         pipe.execute()
 
 
-_SERVICE_LABEL = {s.value: s.national_name for s in Service}
+_BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 class MetricsCollector(Collector):
     """A Prometheus collector reading the gateway's Redis counters at scrape time."""
 
-    def __init__(self, outbox: Outbox, *, peer: str = "dvcqg") -> None:
+    def __init__(
+        self, outbox: Outbox, *, breakers: Mapping[str, CircuitBreaker] | None = None
+    ) -> None:
         self.outbox = outbox
-        self.peer = peer
+        self.breakers = dict(breakers or {})
+
+    def _peer(self, channel_id: str) -> str:
+        if channel_id in self.outbox.channels:
+            return self.outbox.channels[channel_id].peer
+        return channel_id.split(".", 1)[0]
 
     def collect(self) -> Iterator[Any]:
         """Yield the metric families (called by the registry on every scrape)."""
-        counters = self.outbox.metrics()
-        accepted = CounterMetricFamily(
-            "gateway_accepted_records", "Records accepted at intake", labels=["service"]
-        )
-        duplicates = CounterMetricFamily(
-            "gateway_duplicate_records", "Records pushed again and recognised", labels=["service"]
-        )
-        delivered = CounterMetricFamily(
-            "gateway_delivered_records", "Records delivered to the peer", labels=["service", "peer"]
-        )
-        retried = CounterMetricFamily(
-            "gateway_retried_records", "Failed sends rescheduled", labels=["service", "peer"]
-        )
+        labels = ["channel", "peer"]
+        families = {
+            "accepted": CounterMetricFamily(
+                "gateway_accepted_records", "Items accepted", labels=labels
+            ),
+            "duplicate": CounterMetricFamily(
+                "gateway_duplicate_records", "Items pushed again and recognised", labels=labels
+            ),
+            "delivered": CounterMetricFamily(
+                "gateway_delivered_records", "Items delivered to the peer", labels=labels
+            ),
+            "retried": CounterMetricFamily(
+                "gateway_retried_records", "Failed sends rescheduled", labels=labels
+            ),
+            "reconciled": CounterMetricFamily(
+                "gateway_reconciled_records",
+                "Items found at the peer by a look-up after an ambiguous failure",
+                labels=labels,
+            ),
+        }
         dead = CounterMetricFamily(
             "gateway_dead_lettered_records",
-            "Records moved to the dead-letter queue",
-            labels=["service", "peer", "reason"],
+            "Items moved to the dead-letter queue",
+            labels=[*labels, "reason"],
         )
-        for key, value in counters.items():
+        flagged = CounterMetricFamily(
+            "gateway_intake_flags",
+            "Items accepted with an intake flag, by rule",
+            labels=[*labels, "rule"],
+        )
+        for key, value in self.outbox.metrics().items():
             kind, _, rest = key.partition("|")
-            parts = rest.split("|")
-            svc = _SERVICE_LABEL.get(parts[0], parts[0])
-            if kind == "accepted":
-                accepted.add_metric([svc], value)
-            elif kind == "duplicate":
-                duplicates.add_metric([svc], value)
-            elif kind == "delivered":
-                delivered.add_metric([svc, self.peer], value)
-            elif kind == "retried":
-                retried.add_metric([svc, self.peer], value)
-            elif kind == "dead" and len(parts) >= 3:
-                dead.add_metric([svc, parts[1], "|".join(parts[2:])], value)
-        yield from (accepted, duplicates, delivered, retried, dead)
+            channel, _, detail = rest.partition("|")
+            peer = self._peer(channel)
+            if kind in families:
+                families[kind].add_metric([channel, peer], value)
+            elif kind == "dead" and detail:
+                dead.add_metric([channel, peer, detail], value)
+            elif kind == "flagged" and detail:
+                flagged.add_metric([channel, peer, detail], value)
+        yield from families.values()
+        yield dead
+        yield flagged
 
         depth = GaugeMetricFamily(
-            "gateway_queue_depth", "Undelivered work by kind", labels=["kind"]
+            "gateway_queue_depth",
+            "Subjects waiting (ready) and leased (in_flight), per channel",
+            labels=[*labels, "kind"],
         )
-        for kind, value in self.outbox.depth().items():
-            depth.add_metric([kind], value)
+        for channel, kinds in self.outbox.depth().items():
+            for kind, value in kinds.items():
+                depth.add_metric([channel, self._peer(channel), kind], value)
         yield depth
+        letters = GaugeMetricFamily("gateway_dead_letters", "Dead letters waiting for an operator")
+        letters.add_metric([], self.outbox.dead_letter_count())
+        yield letters
+
+        state = GaugeMetricFamily(
+            "gateway_peer_breaker_state",
+            "Circuit breaker per peer in this process: 0 closed, 1 half-open, 2 open",
+            labels=["peer"],
+        )
+        for peer, breaker in sorted(self.breakers.items()):
+            state.add_metric([peer], _BREAKER_VALUE[breaker.state])
+        yield state
         yield self._latency()
 
     def _latency(self) -> HistogramMetricFamily:
         raw = {
             text(k) or "": float(v)
-            for k, v in self.outbox.client.hgetall(f"{self.outbox.ns}:latency").items()
+            for k, v in self.outbox.client.hgetall(self.outbox.keys.latency).items()
         }
         buckets: list[tuple[str, float]] = []
         running = 0.0
@@ -119,9 +153,5 @@ class MetricsCollector(Collector):
         hist = HistogramMetricFamily(
             "gateway_delivery_latency_seconds", "Time from acceptance to delivery"
         )
-        hist.add_metric([], buckets=_cumulative(buckets), sum_value=raw.get("sum", 0.0))
+        hist.add_metric([], buckets=buckets, sum_value=raw.get("sum", 0.0))
         return hist
-
-
-def _cumulative(buckets: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
-    return list(buckets)

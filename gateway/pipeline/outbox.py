@@ -1,15 +1,15 @@
-"""The outbox: accepted records in Redis, waiting for (or done with) delivery.
+"""The outbox: accepted items in Redis, waiting for (or done with) delivery, keyed by channel.
 
 Everything the gateway says it accepted is here first; the dramatiq messages that drive the
-workers only say "this queue has work" and can be lost or repeated without losing or repeating a
-record (see :mod:`gateway.pipeline.scripts` for the keys and the atomic transitions).
+workers only say "this queue has work" and can be lost or repeated without losing or repeating an
+item. Every state change is one Lua script (:mod:`.scripts`); the key layout is :mod:`.keys`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -17,83 +17,66 @@ from typing import Any
 import orjson
 import redis
 
+from gateway.connectors.base import Entry, Mode
 from gateway.errors import NotFoundError
 from gateway.pipeline import scripts
-from gateway.schemas.lifecycle import Lifecycle
-from gateway.schemas.national import DossierRecord, ProgressRecord
+from gateway.pipeline.channels import Channel, Channels
+from gateway.pipeline.keys import LAYOUT_VERSION, Keys
 
 __all__ = [
+    "Accepted",
     "Claim",
     "DeliveryState",
     "DeliveryStatus",
     "Outbox",
-    "Outcome",
-    "Service",
     "Settled",
-    "fingerprint",
     "text",
 ]
 
 
-class Service(StrEnum):
-    """The national services the pipeline delivers; the value is the one-letter key tag."""
-
-    DOSSIER = "D"
-    PROGRESS = "P"
-
-    @property
-    def national_name(self) -> str:
-        """The DVCQG service name."""
-        return "DongBoHoSoMC" if self is Service.DOSSIER else "CapNhatTienDoHoSoMC"
-
-    @classmethod
-    def from_national(cls, name: str) -> Service:
-        """The service for a DVCQG service name; ValueError for any other."""
-        if name == "DongBoHoSoMC":
-            return cls.DOSSIER
-        if name == "CapNhatTienDoHoSoMC":
-            return cls.PROGRESS
-        raise ValueError(f"not a delivered service: {name}")
-
-
 class DeliveryState(StrEnum):
-    """Where one accepted record stands."""
+    """Where one accepted item stands."""
 
     QUEUED = "queued"
     SENDING = "sending"
     RETRYING = "retrying"
     DELIVERED = "delivered"
     SUPERSEDED = "superseded"
-    """A newer state of the same dossier replaced it before it was sent; that one is delivered."""
+    """A newer state of the same subject replaced it before it was sent; that one is delivered."""
     DEAD = "dead"
     DISCARDED = "discarded"
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What intake did with one record: accepted (new or duplicate) or refused, and why."""
+class Accepted:
+    """What the outbox did with one entry: ``code`` is ``new``, ``dup``, or a refusal (``order``,
+    ``stale``, ``transition``) with ``extra`` the stored value it conflicts with."""
 
     index: int
-    dossier_no: str
+    subject: str
     delivery_id: str | None
-    duplicate: bool = False
-    refused_rule: str | None = None
-    refused_message: str | None = None
+    code: str
+    extra: str = ""
 
     @property
     def accepted(self) -> bool:
-        """True when the record is (or already was) in the outbox."""
-        return self.refused_rule is None
+        """True when the entry is (or already was) in the outbox."""
+        return self.code in ("new", "dup")
+
+    @property
+    def duplicate(self) -> bool:
+        """True when the entry equals one accepted before (same delivery id, no new work)."""
+        return self.code == "dup"
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
-    """The state of one delivery (one accepted record), for the status endpoint."""
+    """The state of one delivery (one accepted item), for the status endpoint."""
 
     delivery_id: str
-    service: Service
-    agency: str
-    dossier_no: str
+    channel: str
+    partition: str
+    subject: str
     state: DeliveryState
     attempts: int
     accepted_at: datetime
@@ -101,34 +84,39 @@ class DeliveryStatus:
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     superseded_by: str | None
+    flags: tuple[str, ...] = ()
+    ambiguous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A dossier leased to one worker, with the records to send for it (in order)."""
+    """A subject leased to one worker, with the items to send for it (in order).
 
-    dossier_no: str
-    ambiguous: bool
-    created: bool
+    ``ambiguous`` flags, per item, one that was on the wire in an attempt whose outcome is
+    unknown; ``extra_ids``/``extra_bodies`` are the subject's other such items (not claimed), so
+    one look-up settles every one of them.
+    """
+
+    subject: str
+    exists: bool
     ids: tuple[str, ...]
     bodies: tuple[bytes, ...] = ()
-    """The stored wire records (JSON), in the order of ``ids``."""
+    ambiguous: tuple[bool, ...] = ()
+    extra_ids: tuple[str, ...] = ()
+    extra_bodies: tuple[bytes, ...] = ()
 
-
-def fingerprint(record: DossierRecord | ProgressRecord) -> str:
-    """The digest intake stores for a record: equal records, equal fingerprints."""
-    body = record.__pydantic_serializer__.to_json(record, by_alias=True, exclude_none=True)
-    return hashlib.sha256(body).hexdigest()[:32]
-
-
-def _ms_to_dt(value: bytes | str | None) -> datetime | None:
-    if not value:
-        return None
-    return _at(value)
+    @property
+    def needs_lookup(self) -> bool:
+        """True when some item of the subject must be asked about before it is sent."""
+        return any(self.ambiguous) or bool(self.extra_ids)
 
 
 def _at(value: bytes | str) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def _ms_to_dt(value: bytes | str | None) -> datetime | None:
+    return _at(value) if value else None
 
 
 def text(value: bytes | str | None) -> str | None:
@@ -140,30 +128,29 @@ def text(value: bytes | str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """What settling a batch did: per record a figure (accepted-at ms for deliveries), and the
-    queues it made ready, which need a flush message."""
+    """What settling a batch did: per item a figure (accepted-at ms for deliveries), and the
+    queues ``(channel, partition)`` it made ready, which need a flush message."""
 
     values: list[int]
-    woke: set[tuple[Service, str]]
+    woke: set[tuple[str, str]] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.values)
 
 
-def _queues(raw: Iterable[bytes | str]) -> set[tuple[Service, str]]:
-    out: set[tuple[Service, str]] = set()
-    for item in raw:
-        svc, _, agency = (text(item) or ":").partition(":")
-        out.add((Service(svc), agency))
-    return out
+def _queues(raw: Iterable[bytes | str]) -> set[tuple[str, str]]:
+    return {Keys.split_queue(text(item) or "|") for item in raw}
 
 
 def _settle_args(claims: Iterable[tuple[str, Sequence[str]]]) -> list[str]:
     items = list(claims)
     args: list[str] = [str(len(items))]
-    for dossier, ids in items:
-        args += [dossier, str(len(ids)), *ids]
+    for subject, ids in items:
+        args += [subject, str(len(ids)), *ids]
     return args
+
+
+_NO_CHANNEL = ["", "", "", ""]  # ARGV 3-6 of a script that concerns no one channel
 
 
 class Outbox:
@@ -172,166 +159,161 @@ class Outbox:
     def __init__(
         self,
         client: redis.Redis,
+        channels: Channels,
         *,
         namespace: str = "gw",
-        lifecycle: Lifecycle | None = None,
         clock: Callable[[], float] | None = None,
+        notify_channel: str | None = None,
+        subscribers: Iterable[str] = (),
     ) -> None:
-        import time
-
+        """``notify_channel`` is the event channel on which items' clients in ``subscribers``
+        are told of each delivery, dead letter and replay (in the same script as the change)."""
+        if notify_channel is not None and channels[notify_channel].mode is not Mode.EVENT:
+            raise ValueError(f"{notify_channel} is not an event channel")
+        self._notify = [notify_channel or "", "," + ",".join(subscribers) + ","]
         self.client = client
+        self.channels = channels
         self.ns = namespace
+        self.keys = Keys(namespace)
         self.clock = clock or time.time
-        lc = lifecycle or Lifecycle()
-        self._allowed = (
-            ","
-            + ",".join(
-                f"{old.value}>{new.value}" for old, news in lc.transitions.items() for new in news
-            )
-            + ","
-        )
-        self.lifecycle = lc
         self._scripts = {
-            name: client.register_script(getattr(scripts, name)) for name in scripts.__all__
+            name: client.register_script(scripts.source(name)) for name in scripts.NAMES
         }
 
     def now_ms(self) -> int:
         """The current time in ms since the epoch, from the injected clock."""
         return int(self.clock() * 1000)
 
-    def run(self, name: str, *args: str | int | bytes) -> Any:
-        """Run one outbox script with the namespace and the current time prepended."""
-        return self._scripts[name](args=[self.ns, self.now_ms(), *args])
+    def run(self, name: str, channel: Channel | None, *args: str | int | bytes) -> Any:
+        """Run one script with the namespace, the time and the channel's arguments prepended."""
+        head = _NO_CHANNEL if channel is None else channel.script_args()
+        return self._scripts[name](args=[self.ns, self.now_ms(), *head, *self._notify, *args])
+
+    def mark_layout(self) -> None:
+        """Record that the data here is in this layout (see :mod:`.migrate`)."""
+        self.client.set(self.keys.layout, LAYOUT_VERSION)
 
     # -- intake --------------------------------------------------------------------------------
 
     def accept(
-        self,
-        service: Service,
-        agency: str,
-        records: Sequence[DossierRecord] | Sequence[ProgressRecord],
-        *,
-        client: str,
-    ) -> list[Outcome]:
-        """Store valid records durably (one atomic call) and mark their dossiers ready.
+        self, channel_id: str, partition: str, entries: Sequence[Entry], *, client: str
+    ) -> list[Accepted]:
+        """Store entries durably (one atomic call) and mark their subjects ready.
 
-        Refuses, per record: a status change the life cycle forbids (``status_transition``) and
-        a progress step older than one already accepted for its dossier (``step_out_of_order``).
-        A record equal to the last accepted one is a duplicate: same delivery id, no new work.
+        Refuses, per entry: on an append channel one older than an accepted item of its subject
+        (``order``); on a latest-state channel one older than the accepted state (``stale``); on
+        a guarded channel a status change the life cycle forbids (``transition``). An entry equal
+        to one accepted before (same fingerprint) is a duplicate: same delivery id, no new work.
+        Results are in input order.
         """
-        order = list(range(len(records)))
-        if service is Service.PROGRESS:
-            # Within one request, steps go in ThoiDiemXuLy order whatever order they came in.
-            order.sort(key=lambda i: records[i].handled_at)  # type: ignore[union-attr]
-        args: list[str | int | bytes] = [
-            service.value,
-            agency,
-            client,
-            self._allowed,
-            len(records),
-        ]
+        ch = self.channels[channel_id]
+        order = list(range(len(entries)))
+        if ch.mode is Mode.APPEND:
+            # Within one request, items go in order whatever order they came in.
+            order.sort(key=lambda i: entries[i].order)
+        args: list[str | int | bytes] = [partition, client, ch.allowed, len(entries)]
         for i in order:
-            rec = records[i]
-            # One Rust call gives the stored body; equal records give equal bytes (fields in
-            # model order), so the body's digest is the record's fingerprint.
-            body = rec.__pydantic_serializer__.to_json(rec, by_alias=True, exclude_none=True)
-            ts = rec.handled_at if isinstance(rec, ProgressRecord) else rec.received_at
-            digest = hashlib.sha256(body).hexdigest()[:32]
-            args += [f"{rec.dossier_no} {digest} {rec.status.value} {ts}", body]
-        raw = text(self.run("ACCEPT", *args)) or ""
-        outcomes: list[Outcome | None] = [None] * len(records)
+            e = entries[i]
+            flags = ",".join(e.flags) or "-"
+            status = e.status or "-"
+            args += [f"{e.subject} {e.fingerprint} {status} {e.order} {flags}", e.body]
+        raw = text(self.run("accept", ch, *args)) or ""
+        out: list[Accepted | None] = [None] * len(entries)
         for i, line in zip(order, raw.split("\n"), strict=True):
             code, rid, extra = line.split(" ")
-            outcomes[i] = self._outcome(i, records[i], code, rid, extra)
-        return [o for o in outcomes if o is not None]
-
-    def _outcome(
-        self, index: int, rec: DossierRecord | ProgressRecord, code: str, rid: str, extra: str
-    ) -> Outcome:
-        no = rec.dossier_no
-        if code in ("new", "dup"):
-            return Outcome(index, no, rid, duplicate=code == "dup")
-        if code == "order":
-            return Outcome(
-                index,
-                no,
-                None,
-                refused_rule="step_out_of_order",
-                refused_message=(
-                    f"ThoiDiemXuLy {rec.handled_at if isinstance(rec, ProgressRecord) else ''}"
-                    f" is before a step already accepted for {no} (at {extra}); steps must reach"
-                    " the portal in time order"
-                ),
-            )
-        old = self.lifecycle.explain(type(rec.status)(extra), rec.status)
-        return Outcome(
-            index,
-            no,
-            None,
-            refused_rule="status_transition",
-            refused_message=f"{no}: {old}",
-        )
+            out[i] = Accepted(i, entries[i].subject, None if rid == "-" else rid, code, extra)
+        return [a for a in out if a is not None]
 
     # -- delivery ------------------------------------------------------------------------------
 
     def claim(
         self,
-        service: Service,
-        agency: str,
+        channel_id: str,
+        partition: str,
         limit: int,
         lease_ms: int,
         token: str,
         *,
         max_records: int | None = None,
     ) -> list[Claim]:
-        """Lease up to ``limit`` ready dossiers (and ``max_records`` records) to ``token``.
-
-        ``max_records`` is the connector's batch size: what is claimed goes in one portal call,
-        so a failure never hides a partial success. A dossier whose steps do not all fit sends
-        its oldest ones now and the rest in the next claim.
-        """
+        """Lease up to ``limit`` ready subjects (and ``max_records`` items) to ``token``."""
+        ch = self.channels[channel_id]
         cap = limit if max_records is None else max_records
-        raw = self.run("CLAIM", service.value, agency, limit, lease_ms, token, cap)
+        raw = self.run("claim", ch, partition, limit, lease_ms, token, cap)
         return [
             Claim(
-                dossier_no=text(d) or "",
-                ambiguous=text(amb) == "1",
-                created=text(created) == "1",
+                subject=text(s) or "",
+                exists=text(exists) == "1",
                 ids=tuple(text(i) or "" for i in ids),
                 bodies=tuple(bodies),
+                ambiguous=tuple(text(a) == "1" for a in amb),
+                extra_ids=tuple(text(i) or "" for i in xids),
+                extra_bodies=tuple(xbodies),
             )
-            for d, amb, created, ids, bodies in raw
+            for s, exists, ids, bodies, amb, xids, xbodies in raw
         ]
 
-    def bodies(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The wire records stored under ``ids``, in order."""
+    def delivered_bodies(self, channel_id: str, subject: str) -> list[bytes]:
+        """The stored bodies of a subject's delivered items, oldest first (for look-ups)."""
+        raw: list[bytes] = self.client.zrange(self.keys.done(channel_id, subject), 0, -1)  # type: ignore[assignment]  # without scores zrange answers members
+        ids = [text(i) or "" for i in raw]
         pipe = self.client.pipeline(transaction=False)
         for i in ids:
-            pipe.hget(f"{self.ns}:rec:{i}", "body")
+            pipe.hget(self.keys.rec(i), "body")
+        return [b for b in pipe.execute() if b is not None]
+
+    def bodies(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored items under ``ids``, decoded, in order."""
+        pipe = self.client.pipeline(transaction=False)
+        for i in ids:
+            pipe.hget(self.keys.rec(i), "body")
         return [orjson.loads(b) for b in pipe.execute()]
 
     def failures(self, ids: Sequence[str]) -> list[tuple[int, float | None]]:
         """For each id: failed attempts so far and the first failure time (s), if any."""
         pipe = self.client.pipeline(transaction=False)
         for i in ids:
-            pipe.hmget(f"{self.ns}:rec:{i}", "attempts", "first_failed_at")
+            pipe.hmget(self.keys.rec(i), "attempts", "first_failed_at")
         out: list[tuple[int, float | None]] = []
         for attempts, first in pipe.execute():
             out.append((int(attempts or 0), int(first) / 1000 if first else None))
         return out
 
     def complete(
-        self, service: Service, agency: str, token: str, done: Iterable[tuple[str, Sequence[str]]]
+        self,
+        channel_id: str,
+        partition: str,
+        token: str,
+        done: Iterable[tuple[str, Sequence[str]]],
     ) -> Settled:
-        """Mark records delivered; returns their accepted-at times (ms) for latency metrics and
-        the queues this made ready (steps that were waiting for their dossier)."""
-        accepted, woke = self.run("COMPLETE", service.value, agency, token, *_settle_args(done))
+        """Mark items delivered; returns their accepted-at times (ms) for latency metrics and
+        the queues this made ready (work that waited for these subjects)."""
+        ch = self.channels[channel_id]
+        accepted, woke = self.run("complete", ch, partition, token, *_settle_args(done))
+        return Settled([int(x) for x in accepted if x is not None], _queues(woke))
+
+    def resolve(
+        self,
+        channel_id: str,
+        partition: str,
+        token: str,
+        subject: str,
+        *,
+        held: Sequence[str],
+        lacking: Sequence[str],
+    ) -> Settled:
+        """Settle one look-up: ``held`` items are delivered, ``lacking`` ones lose their
+        ambiguity. Only the lease holder's call has an effect."""
+        ch = self.channels[channel_id]
+        accepted, woke = self.run(
+            "resolve", ch, partition, token, subject, len(held), *held, *lacking
+        )
         return Settled([int(x) for x in accepted if x is not None], _queues(woke))
 
     def reschedule(
         self,
-        service: Service,
-        agency: str,
+        channel_id: str,
+        partition: str,
         token: str,
         failed: Iterable[tuple[str, Sequence[str]]],
         *,
@@ -339,43 +321,58 @@ class Outbox:
         error: str,
         ambiguous: bool,
     ) -> int:
-        """Record a transient failure and make the dossiers ready again at ``next_at_ms``."""
-        return int(
-            self.run(
-                "RESCHEDULE",
-                service.value,
-                agency,
-                token,
-                next_at_ms,
-                error,
-                "1" if ambiguous else "0",
-                *_settle_args(failed),
-            )
-        )
+        """Record a transient failure and make the subjects ready again at ``next_at_ms``."""
+        ch = self.channels[channel_id]
+        amb = "1" if ambiguous else "0"
+        args: list[str | int | bytes] = [partition, token, next_at_ms, error, amb]
+        return int(self.run("reschedule", ch, *args, *_settle_args(failed)))
 
     def dead_letter(
         self,
-        service: Service,
-        agency: str,
+        channel_id: str,
+        partition: str,
         token: str,
         dead: Iterable[tuple[str, Sequence[str]]],
         *,
         peer: str,
         reason: str,
         message: str,
+        ambiguous: bool = False,
     ) -> Settled:
-        """Move records to the dead-letter queue with the peer, reason and message; returns the
-        queues this made ready (work that waited behind the dead record)."""
-        count, woke = self.run(
-            "DEADLETTER", service.value, agency, token, peer, reason, message, *_settle_args(dead)
-        )
+        """Move items to the dead-letter queue with the peer, reason and message; returns the
+        queues this made ready (work that waited behind the dead item)."""
+        ch = self.channels[channel_id]
+        amb = "1" if ambiguous else "0"
+        args = [partition, token, peer, reason, message, amb, *_settle_args(dead)]
+        count, woke = self.run("deadletter", ch, *args)
         return Settled([0] * int(count), _queues(woke))
 
     def isolate(
-        self, service: Service, agency: str, token: str, items: Iterable[tuple[str, Sequence[str]]]
+        self,
+        channel_id: str,
+        partition: str,
+        token: str,
+        items: Iterable[tuple[str, Sequence[str]]],
     ) -> None:
-        """Release dossiers so that each is sent alone next (after a whole-batch rejection)."""
-        self.run("SOLO", service.value, agency, token, *_settle_args(items))
+        """Release subjects so that each is sent alone next (after a whole-batch rejection)."""
+        self.run("solo", self.channels[channel_id], partition, token, *_settle_args(items))
+
+    def replay(self, item_id: str, *, actor: str) -> tuple[str, str, set[tuple[str, str]]]:
+        """Put a dead letter back (see ``replay.lua``); returns ``(outcome, detail, woke)``."""
+        channel_id = text(self.client.hget(self.keys.rec(item_id), "ch"))
+        if channel_id is None or channel_id not in self.channels:
+            if not self.client.exists(self.keys.dead_letter(item_id)):
+                return "missing", "", set()
+            # Its peer is no longer configured: nothing could deliver it.
+            return "unknown_channel", channel_id or "", set()
+        raw = self.run("replay", self.channels[channel_id], item_id, actor)
+        woke = _queues(raw[2]) if len(raw) > 2 else set()
+        return text(raw[0]) or "", text(raw[1]) or "", woke
+
+    def discard(self, item_id: str, *, actor: str, reason: str) -> tuple[str, str]:
+        """Give up on a dead letter (see ``discard.lua``); returns ``(outcome, detail)``."""
+        outcome, detail = self.run("discard", None, item_id, actor, reason)
+        return text(outcome) or "", text(detail) or ""
 
     # -- triggers ------------------------------------------------------------------------------
     # At most one "flush this queue" message should wait per queue: intake marks the queue and
@@ -385,85 +382,98 @@ class Outbox:
 
     trigger_ttl_ms = 30_000
 
-    def mark_triggered(self, service: Service, agency: str) -> bool:
-        """Mark a queue as having a flush message on the way; False if one already is."""
-        key = f"{self.ns}:trig:{service.value}:{agency}"
-        return bool(self.client.set(key, b"1", nx=True, px=self.trigger_ttl_ms))
+    def mark_triggered(self, channel_id: str, partition: str, *, ttl_ms: int | None = None) -> bool:
+        """Mark a queue as having a flush message on the way; False if one already is.
 
-    def clear_trigger(self, service: Service, agency: str) -> None:
+        ``ttl_ms`` longer than the default covers a message delayed that long (a peer whose
+        breaker is open), so that no second message is sent meanwhile.
+        """
+        key = self.keys.trigger(channel_id, partition)
+        px = max(self.trigger_ttl_ms, ttl_ms or 0)
+        return bool(self.client.set(key, b"1", nx=True, px=px))
+
+    def clear_trigger(self, channel_id: str, partition: str) -> None:
         """Forget the queue's mark (a flush of it is starting)."""
-        self.client.delete(f"{self.ns}:trig:{service.value}:{agency}")
+        self.client.delete(self.keys.trigger(channel_id, partition))
 
-    def has_due(self, service: Service, agency: str) -> bool:
-        """True when the queue has dossiers ready now."""
-        key = f"{self.ns}:ready:{service.value}:{agency}"
+    def has_due(self, channel_id: str, partition: str) -> bool:
+        """True when the queue has subjects ready now."""
+        key = self.keys.ready(channel_id, partition)
         return bool(self.client.zcount(key, "-inf", self.now_ms()))
 
-    def recover(self) -> set[tuple[Service, str]]:
+    def recover(self) -> set[tuple[str, str]]:
         """Release expired leases (dead or hung workers); returns the queues made ready."""
-        return _queues(self.run("RECOVER"))
+        return _queues(self.run("recover", None))
 
-    def due_queues(self) -> set[tuple[Service, str]]:
-        """Every queue with at least one dossier ready now."""
+    def queues(self) -> list[tuple[str, str]]:
+        """Every queue ``(channel, partition)`` ever used."""
+        return sorted(
+            Keys.split_queue(text(q) or "|") for q in self.client.smembers(self.keys.queues)
+        )
+
+    def due_queues(self) -> set[tuple[str, str]]:
+        """Every queue with at least one subject ready now."""
         now = self.now_ms()
-        queues = [text(q) or "" for q in self.client.smembers(f"{self.ns}:queues")]
+        queues = self.queues()
         pipe = self.client.pipeline(transaction=False)
-        for q in queues:
-            svc, agency = q.split(":", 1)
-            pipe.zcount(f"{self.ns}:ready:{svc}:{agency}", "-inf", now)
-        out: set[tuple[Service, str]] = set()
-        for q, count in zip(queues, pipe.execute(), strict=True):
-            if count:
-                svc, agency = q.split(":", 1)
-                out.add((Service(svc), agency))
+        for c, p in queues:
+            pipe.zcount(self.keys.ready(c, p), "-inf", now)
+        return {q for q, n in zip(queues, pipe.execute(), strict=True) if n}
+
+    def depth(self) -> dict[str, dict[str, int]]:
+        """Per channel: subjects ready (due or waiting for a retry) and leased (in flight)."""
+        queues = self.queues()
+        pipe = self.client.pipeline(transaction=False)
+        for c, p in queues:
+            pipe.zcard(self.keys.ready(c, p))
+        out: dict[str, dict[str, int]] = {c.id: {"ready": 0, "in_flight": 0} for c in self.channels}
+        for (c, _), n in zip(queues, pipe.execute(), strict=True):
+            out.setdefault(c, {"ready": 0, "in_flight": 0})["ready"] += int(n)
+        leased: list[bytes] = self.client.zrange(self.keys.leases, 0, -1)  # type: ignore[assignment]  # without scores zrange answers members
+        for member in leased:
+            c = (text(member) or "").split("|", 1)[0]
+            out.setdefault(c, {"ready": 0, "in_flight": 0})["in_flight"] += 1
         return out
 
-    def depth(self) -> dict[str, int]:
-        """Undelivered records by state group, counted from the ready sets and leases."""
-        queues = [text(q) or "" for q in self.client.smembers(f"{self.ns}:queues")]
-        pipe = self.client.pipeline(transaction=False)
-        for q in queues:
-            svc, agency = q.split(":", 1)
-            pipe.zcard(f"{self.ns}:ready:{svc}:{agency}")
-        pipe.zcard(f"{self.ns}:leases")
-        pipe.zcard(f"{self.ns}:dl:index")
-        res = pipe.execute()
-        return {"ready_dossiers": sum(res[:-2]), "in_flight": res[-2], "dead_letters": res[-1]}
+    def dead_letter_count(self) -> int:
+        """Dead letters waiting for an operator."""
+        return int(self.client.zcard(self.keys.dl_index))
 
     # -- status --------------------------------------------------------------------------------
 
     def status(self, delivery_id: str) -> DeliveryStatus:
         """The status of one delivery; NotFoundError if the gateway never accepted it."""
-        h = self.client.hgetall(f"{self.ns}:rec:{delivery_id}")
+        h = self.client.hgetall(self.keys.rec(delivery_id))
         if not h:
             raise NotFoundError(f"no delivery {delivery_id}")
         f = {text(k) or "": text(v) or "" for k, v in h.items()}
-        accepted = _at(f["accepted_at"])
         return DeliveryStatus(
             delivery_id=delivery_id,
-            service=Service(f["svc"]),
-            agency=f["agency"],
-            dossier_no=f["dossier"],
+            channel=f["ch"],
+            partition=f["part"],
+            subject=f["subj"],
             state=DeliveryState(f["state"]),
             attempts=int(f.get("attempts", 0)),
-            accepted_at=accepted,
+            accepted_at=_at(f["accepted_at"]),
             last_error=f.get("last_error"),
             next_attempt_at=_ms_to_dt(f.get("next_at"))
             if f["state"] == DeliveryState.RETRYING
             else None,
             delivered_at=_ms_to_dt(f.get("delivered_at")),
             superseded_by=f.get("superseded_by") or None,
+            flags=tuple(x for x in f.get("flags", "").split(",") if x),
+            ambiguous=f.get("amb") == "1",
         )
 
     def attempt_log(self, delivery_id: str) -> list[tuple[datetime, str]]:
         """Every failed attempt of a delivery: when (UTC) and the error."""
         out: list[tuple[datetime, str]] = []
-        for raw in self.client.lrange(f"{self.ns}:rec:{delivery_id}:log", 0, -1):
+        for raw in self.client.lrange(self.keys.log(delivery_id), 0, -1):
             ms, _, err = (text(raw) or "").partition(" ")
             out.append((_at(ms), err))
         return out
 
     def metrics(self) -> dict[str, int]:
         """The cluster-wide counters kept in Redis (accepted, delivered, retried, dead …)."""
-        raw = self.client.hgetall(f"{self.ns}:metrics")
+        raw = self.client.hgetall(self.keys.metrics)
         return {text(k) or "": int(v) for k, v in raw.items()}

@@ -245,6 +245,8 @@ class FakePortal:
             "username": self.username,
             "password": self.password,
             "dstcode": self.dstcode,
+            # This lenient fake answers an expired session with error_code "401" in JSON.
+            "session_rejected_codes": ("401",),
             **overrides,
         }
         return DvcqgConfig.model_validate(fields)
@@ -307,7 +309,8 @@ class FakePortal:
         if payload.get("session") not in self._sessions:
             return _error("401", "Phiên làm việc không hợp lệ hoặc đã hết hạn"), "401"
         if service == "TraCuuHoSo":
-            return self._look_up(str(payload.get("MaHoSo", "")))
+            # Public implementers' code sends the number as lowercase "mahoso".
+            return self._look_up(str(payload.get("mahoso", payload.get("MaHoSo", ""))))
         if service not in ("DongBoHoSoMC", "CapNhatTienDoHoSoMC"):
             return _error("404", f"Dịch vụ {service} không được hỗ trợ"), "404"
         records = data if isinstance(data, list) else None

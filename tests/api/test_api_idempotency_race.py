@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.connectors.dvcqg import Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.service import GatewayService
 
 AGENCY = "000.00.01.H22"
@@ -73,7 +74,7 @@ def test_identical_requests_racing_on_one_key_create_one_delivery(
             assert answer.content == first.content
             assert answer.headers["location"] == first.headers["location"]
 
-    assert service.outbox.metrics().get("accepted|D") == 1
+    assert service.outbox.metrics().get("accepted|dvcqg.DongBoHoSoMC") == 1
     assert "duplicate|D" not in service.outbox.metrics()
     delivery_id = first.json()["delivery_id"]
     assert service.outbox.status(delivery_id).state is DeliveryState.QUEUED
@@ -103,7 +104,7 @@ def test_different_bodies_racing_on_one_key_accept_at_most_one(
         elif answer.status_code == 409:
             _assert_in_flight(answer)
 
-    assert service.outbox.metrics().get("accepted|D") == 1
+    assert service.outbox.metrics().get("accepted|dvcqg.DongBoHoSoMC") == 1
     delivery_id = answers[winner].json()["delivery_id"]
     assert service.outbox.status(delivery_id).dossier_no == numbers[winner]
     assert service.outbox.status(delivery_id).service is Service.DOSSIER

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from gateway.pipeline.outbox import Service
+from gateway.connectors.dvcqg import Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 
@@ -74,7 +74,7 @@ def test_push_accepts_then_flush_delivers(
     assert [r["MaHoSo"] for r in body["result"]] == [DOSSIER_NO, other["MaHoSo"]]
     assert all(r["accepted"] and not r["duplicate"] and r["errors"] == [] for r in body["result"])
     assert portal.dossiers == {}
-    assert service.engine.flush(Service.DOSSIER, AGENCY) == 2
+    assert service.flush(Service.DOSSIER, AGENCY) == 2
     assert set(portal.dossiers) == {DOSSIER_NO, other["MaHoSo"]}
 
 
@@ -136,10 +136,10 @@ def test_progress_steps_accepted_and_delivered(
     """CapNhatTienDoHoSoMC validates steps and delivers them in time order."""
     session = login()
     push(api, session, [make_national()])
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     answer = push(api, session, national_steps[:3], service="CapNhatTienDoHoSoMC")
     assert answer.json()["error_code"] == 0, answer.text
-    service.engine.flush(Service.PROGRESS, AGENCY)
+    service.flush(Service.PROGRESS, AGENCY)
     assert len(portal.steps(DOSSIER_NO)) == 3
 
 
@@ -156,7 +156,7 @@ def test_duplicate_push_same_delivery_portal_once(
     second = push(api, session, [make_national()]).json()["result"][0]
     assert second["delivery_id"] == first["delivery_id"]
     assert (first["duplicate"], second["duplicate"]) == (False, True)
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     writes = [c for c in portal.calls if c.service == "DongBoHoSoMC"]
     assert len(writes) == 1
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from gateway.api.idempotency import fingerprint
-from gateway.pipeline.outbox import Service
+from gateway.connectors.dvcqg import Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 
@@ -53,7 +53,7 @@ def test_post_dossier_maps_queues_and_delivers(
     assert body["dossier_no"] == DOSSIER_NO
     assert body["duplicate"] is False
     assert answer.headers["location"] == f"/v1/deliveries/{body['delivery_id']}"
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     held = portal.dossier(DOSSIER_NO)
     assert held is not None
     assert held["NgayTiepNhan"] == "20250310091500"
@@ -150,7 +150,7 @@ def test_batch_lists_deliveries_and_refusals(
     refused = {r["index"]: r for r in body["refused"]}
     assert refused[1]["errors"][0]["path"] == "items.1.summary"
     assert refused[2]["rule"] == "agency_not_allowed"
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert set(portal.dossiers) == {DOSSIER_NO}
 
 
@@ -170,13 +170,13 @@ def test_steps_single_and_batch(
 ) -> None:
     """Steps are accepted one by one or in a batch and delivered after the dossier."""
     api.post("/v1/dossiers", json=make_provincial(), headers=headers("d"))
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     one = api.post("/v1/steps", json=provincial_steps[0], headers=headers("s1"))
     assert one.status_code == 202, one.text
     rest = api.post("/v1/steps:batch", json={"items": provincial_steps[1:3]}, headers=headers("s2"))
     assert rest.status_code == 202
     assert len(rest.json()["deliveries"]) == 2
-    service.engine.flush(Service.PROGRESS, AGENCY)
+    service.flush(Service.PROGRESS, AGENCY)
     assert len(portal.steps(DOSSIER_NO)) == 3
 
 
@@ -190,7 +190,7 @@ def test_delivery_status_queued_then_delivered(
     assert queued["state"] == "queued"
     assert queued["delivered_at"] is None
     assert queued["dossier_no"] == DOSSIER_NO
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     delivered = api.get(url, headers=PROV).json()
     assert delivered["state"] == "delivered"
     assert delivered["delivered_at"] is not None
@@ -202,7 +202,7 @@ def test_delivery_status_retrying_after_portal_failure(
     """A transient portal failure shows as retrying, with the error and the next attempt."""
     accepted = api.post("/v1/dossiers", json=make_provincial(), headers=headers("st2")).json()
     portal.fail_next()
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     status = api.get(f"/v1/deliveries/{accepted['delivery_id']}", headers=PROV).json()
     assert status["state"] == "retrying"
     assert status["attempts"] == 1

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from gateway.connectors.dvcqg import Service
 from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
-from gateway.pipeline.outbox import Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 
@@ -37,7 +37,7 @@ def dead(api: Any, service: GatewayService, portal: FakePortal, make_provincial:
             headers={**PROV, "Idempotency-Key": f"dl-{n}"},
         )
         ids.append(answer.json()["delivery_id"])
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     portal.clear_faults()
     return ids
 
@@ -97,11 +97,11 @@ def test_replay_delivers_once_second_reports_already(
     """Replay queues the record again and it is delivered; replaying again says already."""
     first = api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS).json()
     assert first["outcome"] == "queued"
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert DOSSIER_NO in portal.dossiers
     again = api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS).json()
     assert again["outcome"] == "already"
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     writes = [
         c
         for c in portal.calls
@@ -151,7 +151,7 @@ def test_bulk_replay_job_counts_by_outcome(
     assert job["started_at"] is not None
     assert job["finished_at"] is not None
     assert [a["action"] for a in service.deadletters.audit()] == ["replay", "replay"]
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     assert successful_writes(portal, DOSSIER_NO) == 1
     assert successful_writes(portal, f"{AGENCY}-250310-0008") == 1
 
@@ -221,7 +221,7 @@ def test_metrics_carry_no_data_from_a_peer_code(
         json=make_provincial(no=DOSSIER_NO),
         headers={**PROV, "Idempotency-Key": "pii-code"},
     )
-    service.engine.flush(Service.DOSSIER, AGENCY)
+    service.flush(Service.DOSSIER, AGENCY)
     metrics = api.get("/metrics").text
     assert 'reason="peer_code:other"' in metrics
     assert "079203001234" not in metrics

@@ -16,7 +16,7 @@ import pydantic
 import pytest
 import respx
 
-from gateway.connectors import DeliveryConnector, DvcqgConfig, DvcqgConnector, PeerReply
+from gateway.connectors import Connector, DvcqgConfig, DvcqgConnector, PeerReply
 from gateway.connectors._http import parse_retry_after
 from gateway.errors import ContractError, PeerAuthError, PermanentPeerError, TransientPeerError
 
@@ -75,8 +75,8 @@ def connector(config: DvcqgConfig) -> Iterator[DvcqgConnector]:
 
 
 def test_connector_satisfies_the_pipeline_interface(connector: DvcqgConnector) -> None:
-    """DvcqgConnector is a DeliveryConnector named "dvcqg"."""
-    assert isinstance(connector, DeliveryConnector)
+    """DvcqgConnector is a Connector named "dvcqg"."""
+    assert isinstance(connector, Connector)
     assert connector.system == "dvcqg"
 
 
@@ -106,8 +106,8 @@ def test_logs_in_once_and_reuses_the_session(
     connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
     """The session from one login serves every later call."""
-    connector.send("DongBoHoSoMC", AGENCY, [record(1)])
-    connector.send("CapNhatTienDoHoSoMC", AGENCY, [record(1)])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)])
+    connector.push("CapNhatTienDoHoSoMC", AGENCY, [record(1)])
     assert portal["login"].call_count == 1
     assert body(portal["login"].calls[0]) == {"username": "gw", "password": PASSWORD}
     assert [body(c)["session"] for c in integration.calls] == ["token-1", "token-1"]
@@ -117,7 +117,7 @@ def test_dstcode_header_on_login_and_calls(
     connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
     """Login and service calls both carry the dstcode routing header."""
-    connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert portal["login"].calls[0].request.headers["dstcode"] == "H22-ROUTE"
     assert integration.calls[0].request.headers["dstcode"] == "H22-ROUTE"
 
@@ -126,7 +126,7 @@ def test_envelope_carries_session_agency_service_and_params(
     connector: DvcqgConnector, integration: respx.Route
 ) -> None:
     """A dossier create is {session, madonvi, service, isUpdating "False", data}."""
-    connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert body(integration.calls[0]) == {
         "session": "token-1",
         "madonvi": AGENCY,
@@ -140,7 +140,7 @@ def test_progress_call_has_no_is_updating(
     connector: DvcqgConnector, integration: respx.Route
 ) -> None:
     """CapNhatTienDoHoSoMC sends only data, even when updating is asked."""
-    connector.send("CapNhatTienDoHoSoMC", AGENCY, [record(1)], updating=True)
+    connector.push("CapNhatTienDoHoSoMC", AGENCY, [record(1)], updating=True)
     assert "isUpdating" not in body(integration.calls[0])
 
 
@@ -149,7 +149,7 @@ def test_session_rejected_by_code_logs_in_again_and_repeats(
 ) -> None:
     """An error_code in session_rejected_codes triggers one new login and one repeat."""
     integration.mock(side_effect=[refused("401", "Session hết hạn"), ok()])
-    reply = connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    reply = connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert reply.peer_code == "0"
     assert portal["login"].call_count == 2
     assert [body(c)["session"] for c in integration.calls] == ["token-1", "token-2"]
@@ -160,7 +160,7 @@ def test_http_401_logs_in_again_and_repeats(
 ) -> None:
     """HTTP 401 on a call is a lost session, not a refusal."""
     integration.mock(side_effect=[httpx.Response(401), ok()])
-    connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert portal["login"].call_count == 2
 
 
@@ -170,7 +170,7 @@ def test_second_session_rejection_is_an_auth_error(
     """A session refused right after a fresh login is the gateway's credentials, no third try."""
     integration.mock(return_value=refused("-1", "Session không hợp lệ"))
     with pytest.raises(PeerAuthError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.peer_code == "-1"
     assert integration.call_count == 2
     assert portal["login"].call_count == 2
@@ -182,7 +182,7 @@ def test_login_refused_by_code_is_an_auth_error(
     """Wrong credentials: an auth error (retry later, never the records' fault), no service call."""
     portal["login"].mock(return_value=refused("1", "Sai mật khẩu"))
     with pytest.raises(PeerAuthError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert not caught.value.ambiguous
     assert caught.value.reason == "auth_refused"
     assert caught.value.peer_code == "1"
@@ -196,7 +196,7 @@ def test_login_timeout_is_never_ambiguous(
     """A failed login sent no data, so even a write is not ambiguous."""
     portal["login"].mock(side_effect=httpx.ReadTimeout)
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.ambiguous is False
 
 
@@ -208,7 +208,7 @@ def test_concurrent_first_calls_share_one_login(
 
     def send(n: int) -> PeerReply:
         start.wait()
-        return connector.send("DongBoHoSoMC", AGENCY, [record(n)])
+        return connector.push("DongBoHoSoMC", AGENCY, [record(n)])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(send, range(8)))
@@ -226,14 +226,14 @@ def test_records_go_in_batches_of_batch_size(
     integration.mock(
         side_effect=lambda request: ok([{"n": len(orjson.loads(request.content)["data"])}])
     )
-    reply = connector.send("DongBoHoSoMC", AGENCY, [record(n) for n in range(120)])
+    reply = connector.push("DongBoHoSoMC", AGENCY, [record(n) for n in range(120)])
     assert [len(body(c)["data"]) for c in integration.calls] == [50, 50, 20]
     assert reply.result == ({"n": 50}, {"n": 50}, {"n": 20})
 
 
 def test_no_records_make_no_call(connector: DvcqgConnector, portal: respx.MockRouter) -> None:
     """An empty send neither logs in nor calls the portal."""
-    assert connector.send("DongBoHoSoMC", AGENCY, []) == PeerReply("", "")
+    assert connector.push("DongBoHoSoMC", AGENCY, []) == PeerReply("", "")
     assert portal["login"].call_count == 0
 
 
@@ -243,7 +243,7 @@ def test_every_spelling_of_zero_is_success(
 ) -> None:
     """error_code 0, "0" and "00" all mean success."""
     integration.mock(return_value=ok([{"MaHoSo": "x"}], code=code))
-    reply = connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    reply = connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert reply == PeerReply(str(code), "OK", ({"MaHoSo": "x"},), resent_as_update=False)
 
 
@@ -252,7 +252,7 @@ def test_already_exists_is_resent_as_update(
 ) -> None:
     """A create answered "đã tồn tại" is sent again as an update, and that is success."""
     integration.mock(side_effect=[refused("1", "Hồ sơ đã tồn tại"), ok()])
-    reply = connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    reply = connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert reply.resent_as_update is True
     first, second = (body(c) for c in integration.calls)
     assert (first["isUpdating"], second["isUpdating"]) == ("False", "True")
@@ -265,7 +265,7 @@ def test_already_exists_matches_decomposed_unicode(
     """The marker is found whatever Unicode normalisation or case the portal uses."""
     message = unicodedata.normalize("NFD", "HỒ SƠ ĐÃ TỒN TẠI")
     integration.mock(side_effect=[refused("1", message), ok()])
-    assert connector.send("DongBoHoSoMC", AGENCY, [record(1)]).resent_as_update
+    assert connector.push("DongBoHoSoMC", AGENCY, [record(1)]).resent_as_update
 
 
 def test_already_exists_on_an_update_is_permanent(
@@ -274,7 +274,7 @@ def test_already_exists_on_an_update_is_permanent(
     """Only a create is resent; an update answered "đã tồn tại" is a rejection."""
     integration.mock(return_value=refused("1", "Hồ sơ đã tồn tại"))
     with pytest.raises(PermanentPeerError):
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)], updating=True)
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)], updating=True)
     assert integration.call_count == 1
 
 
@@ -288,7 +288,7 @@ def test_failure_before_sending_is_transient_not_ambiguous(
     """Connection failures mean the portal never saw the request."""
     integration.mock(side_effect=exc)
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.ambiguous is False
     assert (caught.value.system, caught.value.operation) == ("dvcqg", "DongBoHoSoMC")
 
@@ -302,7 +302,7 @@ def test_failure_after_sending_a_write_is_ambiguous(
     """A write that may have reached the portal is transient and ambiguous."""
     integration.mock(side_effect=exc)
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.ambiguous is True
     assert isinstance(caught.value.__cause__, exc)
 
@@ -323,7 +323,7 @@ def test_429_is_transient_with_retry_after_seconds(
     """429 carries the Retry-After delay in seconds."""
     integration.mock(return_value=httpx.Response(429, headers={"Retry-After": "120"}))
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert (caught.value.status, caught.value.retry_after) == (429, 120.0)
     assert caught.value.ambiguous is False
 
@@ -342,7 +342,7 @@ def test_503_is_transient_and_not_ambiguous(
     """503 means the portal refused the work: retry without asking first."""
     integration.mock(return_value=httpx.Response(503, text="<html>bảo trì</html>"))
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert (caught.value.status, caught.value.ambiguous) == (503, False)
 
 
@@ -350,7 +350,7 @@ def test_504_on_a_write_is_ambiguous(connector: DvcqgConnector, integration: res
     """A gateway timeout may hide a stored write."""
     integration.mock(return_value=httpx.Response(504))
     with pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert (caught.value.status, caught.value.ambiguous) == (504, True)
 
 
@@ -358,14 +358,14 @@ def test_408_is_transient(connector: DvcqgConnector, integration: respx.Route) -
     """408 Request Timeout is worth retrying."""
     integration.mock(return_value=httpx.Response(408))
     with pytest.raises(TransientPeerError):
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
 
 
 def test_400_is_permanent(connector: DvcqgConnector, integration: respx.Route) -> None:
     """A 4xx other than 401/403/408/429 cannot succeed on retry."""
     integration.mock(return_value=httpx.Response(400, json={"message": "bad"}))
     with pytest.raises(PermanentPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.status == 400
 
 
@@ -375,7 +375,7 @@ def test_reply_that_is_not_json_is_permanent(
     """A 200 with an HTML page is not a portal reply."""
     integration.mock(return_value=httpx.Response(200, text="<html>login</html>"))
     with pytest.raises(PermanentPeerError, match="not JSON"):
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
 
 
 def test_non_success_code_is_permanent_with_peer_code(
@@ -384,7 +384,7 @@ def test_non_success_code_is_permanent_with_peer_code(
     """The portal rejecting the record is permanent and carries its code and message."""
     integration.mock(return_value=refused(2, "Trường NgayHenTra không hợp lệ"))
     with pytest.raises(PermanentPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     error = caught.value
     assert (error.system, error.operation, error.status, error.peer_code) == (
         "dvcqg",
@@ -403,14 +403,14 @@ def test_configured_transient_code_is_transient(
     integration.mock(return_value=refused("99", "Hệ thống bận"))
     tolerant = config.model_copy(update={"transient_codes": ("99",)})
     with DvcqgConnector(tolerant) as connector, pytest.raises(TransientPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.peer_code == "99"
 
 
 def test_record_that_is_not_json_is_a_contract_error(connector: DvcqgConnector) -> None:
     """A value JSON cannot carry is the caller's mistake, reported before any call."""
     with pytest.raises(ContractError):
-        connector.send("DongBoHoSoMC", AGENCY, [{"MaHoSo": object()}])
+        connector.push("DongBoHoSoMC", AGENCY, [{"MaHoSo": object()}])
 
 
 def test_no_secrets_or_personal_ids_in_logs_or_errors(
@@ -421,9 +421,9 @@ def test_no_secrets_or_personal_ids_in_logs_or_errors(
         side_effect=[ok(), refused("2", f"SoGiayToChuHoSo {PERSONAL_ID} không hợp lệ")]
     )
     caplog.set_level(logging.DEBUG)
-    connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     with pytest.raises(PermanentPeerError) as caught:
-        connector.send("DongBoHoSoMC", AGENCY, [record(1)])
+        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caplog.records
     for text in (caplog.text, str(caught.value)):
         assert PASSWORD not in text

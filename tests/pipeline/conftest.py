@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.pipeline.engine import DeliveryEngine, EngineSettings
-from gateway.pipeline.outbox import Outbox, Service
+from gateway.pipeline.outbox import Outbox
 from gateway.pipeline.retry import RetryPolicy
 from gateway.testing.fake_portal import FakePortal
+from gateway.testing.pipeline import accept_records, build_pipeline
 from gateway.testing.records import AGENCY, Clock
 
 
@@ -25,10 +26,10 @@ class Harness:
     engine: DeliveryEngine
     portal: FakePortal
     clock: Clock
-    triggers: list[tuple[Service, str, int | None]] = field(default_factory=list)
+    triggers: list[tuple[str, str, int | None]] = field(default_factory=list)
 
     def accept(self, service: Service, *records: Any) -> list[Any]:
-        return self.outbox.accept(service, AGENCY, list(records), client="test")
+        return accept_records(self.outbox, service, AGENCY, list(records), client="test")
 
     def drain(self, service: Service = Service.DOSSIER) -> int:
         return self.engine.flush(service, AGENCY)
@@ -49,11 +50,12 @@ def harness(redis_client: redis.Redis, portal: FakePortal, clock: Clock) -> Iter
     connector = DvcqgConnector(
         portal.connector_config("http://portal.test"), transport=portal.transport()
     )
-    outbox = Outbox(redis_client, namespace="t", clock=clock)
-    triggers: list[tuple[Service, str, int | None]] = []
-    engine = DeliveryEngine(
-        outbox=outbox,
-        connector=connector,
+    triggers: list[tuple[str, str, int | None]] = []
+    outbox, engine = build_pipeline(
+        redis_client,
+        connector,
+        namespace="t",
+        clock=clock,
         policy=RetryPolicy(initial=1, cap=60, budget=600, max_attempts=5),
         trigger=lambda s, a, d: triggers.append((s, a, d)),
         settings=EngineSettings(batch_size=10, lease_seconds=30),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.connectors.dvcqg import Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.testing.records import AGENCY
 from gateway.testing.records import national_dossier as dossier
 from gateway.testing.records import national_step as step
@@ -36,7 +37,7 @@ def test_duplicate_push_is_counted_once(harness: Harness) -> None:
     assert harness.drain() == 0
     sends = [c for c in harness.portal.calls if c.service == "DongBoHoSoMC"]
     assert len(sends) == 1
-    assert harness.outbox.metrics()["accepted|D"] == 1
+    assert harness.outbox.metrics()["accepted|dvcqg.DongBoHoSoMC"] == 1
 
 
 def test_newer_state_supersedes_unsent_older(harness: Harness) -> None:

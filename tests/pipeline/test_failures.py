@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.connectors.dvcqg import Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.testing.records import AGENCY
 from gateway.testing.records import national_dossier as dossier
 from gateway.testing.records import national_step as step
@@ -102,7 +103,7 @@ def test_worker_killed_mid_send_is_recovered_without_duplicates(harness: Harness
     harness.accept(Service.PROGRESS, step("20250102090000"))
     claims = harness.outbox.claim(Service.PROGRESS, AGENCY, 10, 30_000, "dead-worker")
     body = harness.outbox.bodies(list(claims[0].ids))
-    harness.engine.connector.send("CapNhatTienDoHoSoMC", AGENCY, body)  # …then the worker dies
+    harness.engine.connector.push("CapNhatTienDoHoSoMC", AGENCY, body)  # …then the worker dies
     assert harness.engine.flush(Service.PROGRESS, AGENCY) == 0  # still leased
     harness.clock.advance(31)
     assert (Service.PROGRESS, AGENCY) in harness.engine.sweep()
@@ -115,10 +116,10 @@ def test_newer_state_accepted_during_a_send_is_sent_next(harness: Harness) -> No
     [a] = harness.accept(Service.DOSSIER, dossier(status="2"))
     claims = harness.outbox.claim(Service.DOSSIER, AGENCY, 10, 30_000, "w1")
     [b] = harness.accept(Service.DOSSIER, dossier(status="4"))
-    harness.engine.connector.send(
+    harness.engine.connector.push(
         "DongBoHoSoMC", AGENCY, harness.outbox.bodies(list(claims[0].ids))
     )
-    harness.outbox.complete(Service.DOSSIER, AGENCY, "w1", [(c.dossier_no, c.ids) for c in claims])
+    harness.outbox.complete(Service.DOSSIER, AGENCY, "w1", [(c.subject, c.ids) for c in claims])
     assert harness.outbox.status(a.delivery_id or "").state is DeliveryState.DELIVERED
     assert harness.drain() == 1
     assert harness.portal.dossier("000.00.01.H22-250101-0001")["TrangThaiHoSo"] == "4"
@@ -146,7 +147,7 @@ def test_wrong_portal_credentials_back_off_instead_of_burying_the_backlog(
     assert harness.drain() == 0
     states = {harness.outbox.status(o.delivery_id or "").state for o in outs}
     assert states == {DeliveryState.RETRYING}
-    assert harness.outbox.depth()["dead_letters"] == 0
+    assert harness.outbox.dead_letter_count() == 0
     assert "auth_refused" in (harness.outbox.status(outs[0].delivery_id or "").last_error or "")
     harness.engine.connector = good  # an operator fixed the configuration
     harness.clock.advance(60)

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.pipeline.deadletters import DeadLetters
-from gateway.pipeline.engine import DeliveryEngine, EngineSettings
-from gateway.pipeline.outbox import DeliveryState, Outbox, Service
+from gateway.pipeline.engine import EngineSettings
+from gateway.pipeline.outbox import DeliveryState
 from gateway.pipeline.retry import RetryPolicy
 from gateway.testing.fake_portal import FakePortal
+from gateway.testing.pipeline import accept_records, build_pipeline
 from gateway.testing.records import AGENCY, Clock
 from gateway.testing.records import national_dossier as dossier
 from gateway.testing.records import national_step as step
@@ -32,10 +33,11 @@ class Rig:
             self.portal.connector_config("http://portal.test", **connector),
             transport=self.portal.transport(),
         )
-        self.outbox = Outbox(client, namespace="r", clock=self.clock)
-        self.engine = DeliveryEngine(
-            outbox=self.outbox,
-            connector=self.connector,
+        self.outbox, self.engine = build_pipeline(
+            client,
+            self.connector,
+            namespace="r",
+            clock=self.clock,
             policy=RetryPolicy(initial=1, cap=60, budget=600, max_attempts=2),
             trigger=lambda s, a, d: None,
             settings=EngineSettings(batch_size=10, lease_seconds=30),
@@ -44,7 +46,7 @@ class Rig:
         self.deadletters = DeadLetters(self.outbox)
 
     def accept(self, service: Service, *records: Any) -> list[Any]:
-        return self.outbox.accept(service, AGENCY, list(records), client="t")
+        return accept_records(self.outbox, service, AGENCY, list(records), client="t")
 
     def state(self, delivery_id: str | None) -> DeliveryState:
         return self.outbox.status(delivery_id or "").state
@@ -125,8 +127,8 @@ def test_late_send_of_an_older_state_is_followed_by_the_newest(rig: Rig) -> None
     rig.accept(Service.DOSSIER, dossier(status="4"))
     rig.engine.flush(Service.DOSSIER, AGENCY)
     assert rig.portal.dossier(D1)["TrangThaiHoSo"] == "4"
-    rig.connector.send("DongBoHoSoMC", AGENCY, rig.outbox.bodies(list(hung.ids)), updating=True)
-    rig.outbox.complete(Service.DOSSIER, AGENCY, "w1", [(hung.dossier_no, hung.ids)])
+    rig.connector.push("DongBoHoSoMC", AGENCY, rig.outbox.bodies(list(hung.ids)), updating=True)
+    rig.outbox.complete(Service.DOSSIER, AGENCY, "w1", [(hung.subject, hung.ids)])
     rig.engine.flush(Service.DOSSIER, AGENCY)
     assert rig.portal.dossier(D1)["TrangThaiHoSo"] == "4"
 
@@ -140,13 +142,13 @@ def test_stale_worker_cannot_bury_or_reschedule_a_delivered_step(rig: Rig) -> No
     rig.clock.advance(31)
     rig.engine.sweep()
     assert rig.engine.flush(P, AGENCY) == 1
-    items = [(hung.dossier_no, hung.ids)]
+    items = [(hung.subject, hung.ids)]
     rig.outbox.dead_letter(P, AGENCY, "w1", items, peer="dvcqg", reason="x", message="late")
     rig.outbox.reschedule(
         P, AGENCY, "w1", items, next_at_ms=rig.outbox.now_ms(), error="late", ambiguous=False
     )
     assert rig.state(out.delivery_id) is DeliveryState.DELIVERED
-    assert rig.outbox.depth()["dead_letters"] == 0
+    assert rig.outbox.dead_letter_count() == 0
     assert rig.times() == ["20250102090000"]
 
 
@@ -155,7 +157,7 @@ def test_isolating_a_batch_supersedes_a_replaced_state(rig: Rig) -> None:
     [a, _] = rig.accept(Service.DOSSIER, dossier(D1), dossier(D2))
     claims = rig.outbox.claim(Service.DOSSIER, AGENCY, 10, 30_000, "w1")
     [b] = rig.accept(Service.DOSSIER, dossier(D1, status="4"))
-    rig.outbox.isolate(Service.DOSSIER, AGENCY, "w1", [(c.dossier_no, c.ids) for c in claims])
+    rig.outbox.isolate(Service.DOSSIER, AGENCY, "w1", [(c.subject, c.ids) for c in claims])
     for _ in range(3):
         rig.engine.flush(Service.DOSSIER, AGENCY)
     assert rig.state(b.delivery_id) is DeliveryState.DELIVERED

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from gateway.connectors.dvcqg import Service
 from gateway.errors import NotFoundError
 from gateway.pipeline.deadletters import DeadLetterFilter, DeadLetters
-from gateway.pipeline.outbox import DeliveryState, Service
+from gateway.pipeline.outbox import DeliveryState
 from gateway.pipeline.replayjobs import DEFAULT_JOB_TTL, ReplayJobs
 from gateway.testing.records import AGENCY
 from gateway.testing.records import national_dossier as dossier
@@ -76,13 +77,13 @@ def test_start_stores_a_queued_job_and_enqueues_its_id(
     jobs: ReplayJobs, enqueued: list[str], harness: Harness
 ) -> None:
     """start stores the job as queued (filter, actor, rate, creation time) and enqueues its id."""
-    flt = DeadLetterFilter(agency=AGENCY, service=Service.DOSSIER)
+    flt = DeadLetterFilter(partition=AGENCY, channel=Service.DOSSIER.value)
     job_id = jobs.start(flt, actor="ops", rate=25)
     assert enqueued == [job_id]
     job = jobs.get(job_id)
     assert job["state"] == "queued"
     assert (job["actor"], job["rate"]) == ("ops", 25.0)
-    assert job["filter"] == {"agency": AGENCY, "service": "DongBoHoSoMC"}
+    assert job["filter"] == {"partition": AGENCY, "channel": Service.DOSSIER.value}
     assert (job["done"], job["total"], job["outcomes"], job["error"]) == (0, 0, None, None)
     assert job["created_at"] == datetime.fromtimestamp(harness.clock(), tz=UTC).isoformat()
     assert job["started_at"] is None
@@ -93,7 +94,7 @@ def test_run_replays_matching_letters_and_finishes_with_counts(
     jobs: ReplayJobs, dead: list[str], harness: Harness, pacer: Pacer
 ) -> None:
     """run replays every matching letter at the rate and finishes with counts by outcome."""
-    job_id = jobs.start(DeadLetterFilter(agency=AGENCY), actor="ops", rate=2)
+    job_id = jobs.start(DeadLetterFilter(partition=AGENCY), actor="ops", rate=2)
     started = harness.clock()
     assert jobs.run(job_id) is True
     job = jobs.get(job_id)

@@ -1,0 +1,76 @@
+-- Shared by every script. ARGV: 1 ns, 2 now (ms), 3 channel id, 4 mode (latest|append|event),
+-- 5 the channel this one waits for ('' none), 6 channels that wait for this one (comma list),
+-- 7 the event channel that notifies clients ('' none), 8 ",client,…," of subscribed clients.
+-- Key names are built here and nowhere else in Lua; gateway/pipeline/keys.py documents them.
+local ns, now, ch, mode, after, deps = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local notify, subscribers = ARGV[7] or '', ARGV[8] or ''
+local function rec(id) return ns .. ':rec:' .. id end
+local function sub(c, s) return ns .. ':sub:' .. c .. ':' .. s end
+local function items(c, s) return ns .. ':items:' .. c .. ':' .. s end
+local function fps(c, s) return ns .. ':fps:' .. c .. ':' .. s end
+local function done(c, s) return ns .. ':done:' .. c .. ':' .. s end
+local function ready(c, p) return ns .. ':ready:' .. c .. ':' .. p end
+local function metric(name) redis.call('HINCRBY', ns .. ':metrics', name, 1) end
+local function owns(s, token) return redis.call('HGET', sub(ch, s), 'token') == token end
+local function release(p, s, token)
+  local key = sub(ch, s)
+  if redis.call('HGET', key, 'token') == token then
+    redis.call('HDEL', key, 'lease', 'token', 'sending')
+    redis.call('ZREM', ns .. ':leases', ch .. '|' .. p .. '|' .. s)
+    return true
+  end
+  return false
+end
+-- An item that was on the wire in an attempt whose outcome is unknown: never sent again until
+-- the peer has been asked. The subject counts its flagged items, so a claim knows to look.
+local function flag_ambiguous(id, s)
+  if redis.call('HGET', rec(id), 'amb') ~= '1' then
+    redis.call('HSET', rec(id), 'amb', '1')
+    if mode ~= 'latest' then redis.call('HINCRBY', sub(ch, s), 'amb', 1) end
+  end
+end
+local function clear_ambiguous(id, s)
+  if redis.call('HGET', rec(id), 'amb') == '1' then
+    redis.call('HDEL', rec(id), 'amb')
+    if mode ~= 'latest' then redis.call('HINCRBY', sub(ch, s), 'amb', -1) end
+  end
+end
+-- Work of other channels that waited for this subject may go once it is settled here; and more
+-- items of this subject may wait on this channel.
+local function wake(s, p, woke)
+  if deps ~= '' then
+    for dep in string.gmatch(deps, '[^,]+') do
+      local dp = redis.call('HGET', sub(dep, s), 'part')
+      if dp and redis.call('EXISTS', items(dep, s)) == 1 then
+        redis.call('ZADD', ready(dep, dp), 'NX', now, s)
+        woke[#woke + 1] = dep .. '|' .. dp
+      end
+    end
+  end
+  if mode ~= 'latest' and redis.call('EXISTS', items(ch, s)) == 1 then
+    redis.call('ZADD', ready(ch, p), 'NX', now, s)
+  end
+end
+-- Tell the item's client what happened to it, through the event channel, in the same atomic
+-- step as the change itself: no crash between the two can lose or invent a notification. The
+-- event's id is its idempotency key (the webhook-id), the same on every retry and replay.
+local function notify_event(id, kind, reason, woke)
+  if notify == '' or ch == notify then return end
+  local r = redis.call('HMGET', rec(id), 'client', 'part', 'subj')
+  local client = r[1]
+  if not client or not string.find(subscribers, ',' .. client .. ',', 1, true) then return end
+  local eid = string.format('%012d', redis.call('INCR', ns .. ':seq'))
+  local es = 'msg_' .. eid
+  local body = cjson.encode({type = 'delivery.' .. kind, at = tonumber(now), delivery_id = id,
+    channel = ch, subject = r[3], partition = r[2], reason = reason})
+  redis.call('HSET', rec(eid), 'ch', notify, 'part', client, 'subj', es, 'fp', es,
+    'status', '-', 'ord', now, 'body', body, 'state', 'queued', 'accepted_at', now,
+    'client', client, 'attempts', 0)
+  redis.call('ZADD', items(notify, es), now, eid)
+  redis.call('HSET', fps(notify, es), es, eid)
+  redis.call('HSET', sub(notify, es), 'part', client)
+  redis.call('ZADD', ready(notify, client), 'NX', now, es)
+  redis.call('SADD', ns .. ':queues', notify .. '|' .. client)
+  redis.call('HINCRBY', ns .. ':metrics', 'accepted|' .. notify, 1)
+  woke[#woke + 1] = notify .. '|' .. client
+end

@@ -1,0 +1,84 @@
+-- ARGV 9..: partition client allowed n {meta body}*n, meta = "subject fp status order flags"
+-- (status and flags '-' when none; flags a comma list of intake rules the record raised).
+-- allowed: ",old>new,…," legal status changes, or '*' for a channel without a life cycle.
+-- Returns one string, a line per item "code id extra" (one bulk reply parses far faster than
+-- nested arrays on the client). Codes: new, dup, order (older than an accepted item of an
+-- append channel), stale (older than the accepted state of a latest-state channel),
+-- transition (a status change the life cycle forbids).
+local part, client, allowed = ARGV[9], ARGV[10], ARGV[11]
+local n = tonumber(ARGV[12])
+local rq = ready(ch, part)
+local out = {}
+local function legal(old, new)
+  return allowed == '*' or new == '-' or (not old) or old == new
+    or string.find(allowed, ',' .. old .. '>' .. new .. ',', 1, true)
+end
+local function new_item(s, fp, status, ord, flags, body)
+  local id = string.format('%012d', redis.call('INCR', ns .. ':seq'))
+  redis.call('HSET', rec(id), 'ch', ch, 'part', part, 'subj', s, 'fp', fp, 'status', status,
+    'ord', ord, 'body', body, 'state', 'queued', 'accepted_at', now, 'client', client,
+    'attempts', 0)
+  if flags ~= '-' then
+    redis.call('HSET', rec(id), 'flags', flags)
+    for rule in string.gmatch(flags, '[^,]+') do metric('flagged|' .. ch .. '|' .. rule) end
+  end
+  return id
+end
+local accepted, dups = 0, 0
+for i = 0, n - 1 do
+  local b = 13 + i * 2
+  local s, fp, status, ord, flags = string.match(ARGV[b], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  local body = ARGV[b + 1]
+  local sk = sub(ch, s)
+  if mode == 'latest' then
+    local cur = redis.call('HMGET', sk, 'fp', 'last', 'status', 'pending', 'sending', 'ord')
+    if cur[1] == fp then
+      out[#out + 1] = 'dup ' .. cur[2] .. ' -'
+      dups = dups + 1
+    elseif cur[6] and tonumber(ord) < tonumber(cur[6]) then
+      out[#out + 1] = 'stale - ' .. cur[6]
+    elseif not legal(cur[3], status) then
+      out[#out + 1] = 'transition - ' .. cur[3]
+    else
+      local id = new_item(s, fp, status, ord, flags, body)
+      local prev = cur[4]
+      if prev and prev ~= '' and prev ~= cur[5] then
+        -- Not on the wire: the newer state replaces it, and is what the peer will hold.
+        redis.call('HSET', rec(prev), 'state', 'superseded', 'superseded_by', id)
+      end
+      redis.call('HSET', sk, 'fp', fp, 'last', id, 'status', status, 'pending', id, 'ord', ord,
+        'part', part)
+      redis.call('ZADD', rq, 'NX', now, s)
+      out[#out + 1] = 'new ' .. id .. ' -'
+      accepted = accepted + 1
+    end
+  else
+    local fk = fps(ch, s)
+    local seen = redis.call('HGET', fk, fp)
+    if seen then
+      out[#out + 1] = 'dup ' .. seen .. ' -'
+      dups = dups + 1
+    else
+      local cur = redis.call('HMGET', sk, 'ord', 'status')
+      if mode == 'append' and cur[1] and tonumber(ord) < tonumber(cur[1]) then
+        out[#out + 1] = 'order - ' .. cur[1]
+      elseif mode == 'append' and not legal(cur[2], status) then
+        out[#out + 1] = 'transition - ' .. cur[2]
+      else
+        local id = new_item(s, fp, status, ord, flags, body)
+        redis.call('ZADD', items(ch, s), ord, id)
+        redis.call('HSET', fk, fp, id)
+        redis.call('HSET', sk, 'ord', ord, 'status', status, 'part', part)
+        redis.call('ZADD', rq, 'NX', now, s)
+        out[#out + 1] = 'new ' .. id .. ' -'
+        accepted = accepted + 1
+      end
+    end
+  end
+end
+if accepted > 0 then
+  redis.call('SADD', ns .. ':queues', ch .. '|' .. part)
+  redis.call('HINCRBY', ns .. ':metrics', 'accepted|' .. ch, accepted)
+end
+if dups > 0 then redis.call('HINCRBY', ns .. ':metrics', 'duplicate|' .. ch, dups) end
+return table.concat(out, '\n')

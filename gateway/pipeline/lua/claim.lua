@@ -1,0 +1,69 @@
+-- ARGV 9..: partition n lease_ms token room
+-- Returns {{subject, exists, {ids}, {bodies}, {amb}, {extra ids}, {extra bodies}}…}: at most n
+-- subjects and `room` items, due now, not leased. `room` is the connector's batch size, so one
+-- send is one peer call and a failure never hides a partial success; a subject with more items
+-- than fit sends its oldest first. `amb` flags the claimed items that were on the wire in an
+-- attempt whose outcome is unknown; the extras are the subject's other such items, so that one
+-- look-up settles all of them even when this claim holds only some.
+local part, n, token = ARGV[9], tonumber(ARGV[10]), ARGV[12]
+local room = tonumber(ARGV[13])
+local expiry = tonumber(now) + tonumber(ARGV[11])
+local rq = ready(ch, part)
+local cands = redis.call('ZRANGEBYSCORE', rq, '-inf', now, 'LIMIT', 0, n * 2 + 8)
+local out = {}
+for _, s in ipairs(cands) do
+  if #out >= n or room <= 0 then break end
+  local sk = sub(ch, s)
+  local f = redis.call('HMGET', sk, 'lease', 'pending', 'solo', 'amb', 'exists')
+  local blocked = false
+  if after ~= '' then
+    local a = redis.call('HMGET', sub(after, s), 'pending', 'exists')
+    blocked = a[1] and a[1] ~= '' and a[2] ~= '1'
+  end
+  if f[1] and tonumber(f[1]) > tonumber(now) then
+    redis.call('ZREM', rq, s)  -- its holder re-adds it when done
+  elseif blocked then
+    redis.call('ZREM', rq, s)  -- woken when the subject exists at the peer (see wake)
+  else
+    local ids
+    if mode == 'latest' then
+      if f[2] and f[2] ~= '' then ids = {f[2]} else ids = {} end
+    else
+      ids = redis.call('ZRANGE', items(ch, s), 0, room - 1)
+    end
+    if #ids == 0 then
+      redis.call('ZREM', rq, s)
+    elseif f[3] == '1' and #out > 0 then
+      -- A subject isolated after a batch rejection travels alone: leave it for the next claim.
+    else
+      redis.call('ZREM', rq, s)
+      redis.call('HSET', sk, 'lease', expiry, 'token', token)
+      if mode == 'latest' then redis.call('HSET', sk, 'sending', ids[1]) end
+      redis.call('ZADD', ns .. ':leases', expiry, ch .. '|' .. part .. '|' .. s)
+      local bodies, amb, mine = {}, {}, {}
+      for j, id in ipairs(ids) do
+        local r = redis.call('HMGET', rec(id), 'body', 'amb')
+        redis.call('HSET', rec(id), 'state', 'sending')
+        bodies[j] = r[1]
+        amb[j] = r[2] or ''
+        mine[id] = true
+      end
+      local xids, xbodies = {}, {}
+      if mode ~= 'latest' and tonumber(f[4] or '0') > 0 then
+        for _, id in ipairs(redis.call('ZRANGE', items(ch, s), 0, -1)) do
+          if not mine[id] then
+            local r = redis.call('HMGET', rec(id), 'body', 'amb')
+            if r[2] == '1' then
+              xids[#xids + 1] = id
+              xbodies[#xbodies + 1] = r[1]
+            end
+          end
+        end
+      end
+      out[#out + 1] = {s, f[5] or '', ids, bodies, amb, xids, xbodies}
+      room = room - #ids
+      if f[3] == '1' then break end
+    end
+  end
+end
+return out

@@ -1,0 +1,54 @@
+-- ARGV 9..: partition token n {subject k ids}
+-- Marks the items delivered. Returns {accepted_at (ms) of each, for the latency histogram;
+-- queues "channel|partition" this made ready (work that waited for the subject)}.
+-- A caller whose lease lapsed (a hung worker) still sent what it sent: its items are marked
+-- delivered, but it touches nothing else of the subject, and a late state that may have landed
+-- after a newer one makes the newest state go out again.
+local part, token = ARGV[9], ARGV[10]
+local out, woke = {}, {}
+local function delivered(s, id, top)
+  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord')
+  if r[1] ~= 'delivered' then
+    out[#out + 1] = r[2]
+    notify_event(id, 'delivered', nil, woke)
+  end
+  redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
+  redis.call('HDEL', rec(id), 'next_at')
+  clear_ambiguous(id, s)
+  if mode ~= 'latest' then
+    redis.call('ZREM', items(ch, s), id)
+    redis.call('ZADD', done(ch, s), r[3] or 0, id)
+    local o = tonumber(r[3] or '0')
+    if o > top then top = o end
+  end
+  return top
+end
+each(11, function(s, ids)
+  local sk = sub(ch, s)
+  local mine = owns(s, token)
+  local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
+  for _, id in ipairs(ids) do top = delivered(s, id, top) end
+  if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
+  if mine then
+    release(part, s, token)
+    redis.call('HDEL', sk, 'solo')
+  end
+  if mode == 'latest' then
+    redis.call('HSET', sk, 'exists', '1')
+    local pend = redis.call('HGET', sk, 'pending')
+    local last = redis.call('HGET', sk, 'last')
+    if pend == ids[1] then
+      redis.call('HSET', sk, 'pending', '')
+    elseif pend and pend ~= '' then
+      redis.call('ZADD', ready(ch, part), 'NX', now, s)
+    elseif not mine and last and last ~= ids[1] then
+      -- The late state may now sit at the peer over the newest one: send the newest again.
+      redis.call('HSET', sk, 'pending', last)
+      redis.call('HSET', rec(last), 'state', 'queued')
+      redis.call('ZADD', ready(ch, part), 'NX', now, s)
+    end
+  end
+  wake(s, part, woke)
+end)
+redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. ch, #out)
+return {out, woke}

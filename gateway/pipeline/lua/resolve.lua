@@ -1,0 +1,35 @@
+-- ARGV 9..: partition token subject nheld held* lacking*
+-- Settles what one look-up at the peer answered for a subject's ambiguous items: those it holds
+-- are delivered, those it lacks lose their ambiguity (they may be sent now). Only the lease
+-- holder may settle. Returns {accepted_at (ms) of the items delivered, queues made ready}.
+local part, token, s, nheld = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
+if not owns(s, token) then return {{}, {}} end
+local sk = sub(ch, s)
+local out, woke = {}, {}
+local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
+for i = 13, #ARGV do
+  local id = ARGV[i]
+  if i < 13 + nheld then
+    local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord')
+    if r[1] ~= 'delivered' then
+      out[#out + 1] = r[2]
+      notify_event(id, 'delivered', nil, woke)
+      redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
+      redis.call('HDEL', rec(id), 'next_at')
+      if mode == 'latest' then
+        redis.call('HSET', sk, 'exists', '1')
+        if redis.call('HGET', sk, 'pending') == id then redis.call('HSET', sk, 'pending', '') end
+      else
+        redis.call('ZREM', items(ch, s), id)
+        redis.call('ZADD', done(ch, s), r[3] or 0, id)
+        local o = tonumber(r[3] or '0')
+        if o > top then top = o end
+      end
+    end
+  end
+  clear_ambiguous(id, s)
+end
+if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
+redis.call('HINCRBY', ns .. ':metrics', 'reconciled|' .. ch, #out)
+redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. ch, #out)
+return {out, woke}
