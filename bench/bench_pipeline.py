@@ -45,10 +45,9 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from gateway.config import ClientConfig, Settings, WorkerSettings
-from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.broker import QUEUE_NAME
+from gateway.connectors.dvcqg import DvcqgConnector, Service
+from gateway.pipeline.broker import delivery_queue
 from gateway.pipeline.engine import EngineSettings
-from gateway.connectors.dvcqg import Service
 from gateway.runtime import RedisServer
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
@@ -274,7 +273,7 @@ def wait_delivered(service: GatewayService, n: int, deadline: float) -> None:
         remaining_ms = int((deadline - time.monotonic()) * 1000)
         if remaining_ms <= 0:
             raise TimeoutError(f"only {delivered(service)} of {n} delivered in time")
-        service.broker.join(QUEUE_NAME, timeout=remaining_ms)
+        service.broker.join(delivery_queue("dvcqg"), timeout=remaining_ms)
         service.workers.join()
         if delivered(service) >= n:
             return

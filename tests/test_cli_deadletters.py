@@ -114,7 +114,7 @@ def test_replay_needs_ids_or_a_filter(
     """Neither ids nor --all-matching is a usage error (exit 2), and nothing is replayed."""
     result = _run(redis_url, "replay")
     assert result.exit_code == 2
-    assert _run(redis_url, "list").output.count("dvcqg") == 3
+    assert _run(redis_url, "list").output.count("dvcqg.DongBoHoSoMC") == 3
 
 
 def test_discard_needs_a_reason_and_is_final(

@@ -9,11 +9,13 @@ import redis
 
 from gateway.config import Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
-from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
+from gateway.pipeline.broker import OPERATIONS_QUEUE, delivery_queue
 from gateway.pipeline.outbox import DeliveryState
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, national_dossier, national_step
+
+QUEUE_NAME = delivery_queue("dvcqg")
 
 
 @pytest.fixture

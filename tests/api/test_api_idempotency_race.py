@@ -106,5 +106,5 @@ def test_different_bodies_racing_on_one_key_accept_at_most_one(
 
     assert service.outbox.metrics().get("accepted|dvcqg.DongBoHoSoMC") == 1
     delivery_id = answers[winner].json()["delivery_id"]
-    assert service.outbox.status(delivery_id).dossier_no == numbers[winner]
-    assert service.outbox.status(delivery_id).service is Service.DOSSIER
+    assert service.outbox.status(delivery_id).subject == numbers[winner]
+    assert service.outbox.status(delivery_id).channel == Service.DOSSIER.value

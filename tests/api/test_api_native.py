@@ -189,7 +189,8 @@ def test_delivery_status_queued_then_delivered(
     queued = api.get(url, headers=PROV).json()
     assert queued["state"] == "queued"
     assert queued["delivered_at"] is None
-    assert queued["dossier_no"] == DOSSIER_NO
+    assert queued["subject"] == DOSSIER_NO
+    assert queued["channel"] == Service.DOSSIER.value
     service.flush(Service.DOSSIER, AGENCY)
     delivered = api.get(url, headers=PROV).json()
     assert delivered["state"] == "delivered"

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from gateway.connectors.dvcqg import Service
-from gateway.pipeline.broker import OPERATIONS_QUEUE, QUEUE_NAME
+from gateway.pipeline.broker import OPERATIONS_QUEUE, delivery_queue
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
+
+QUEUE_NAME = delivery_queue("dvcqg")
 
 AGENCY = "000.00.01.H22"
 DOSSIER_NO = "000.00.01.H22-250310-0007"
@@ -67,26 +69,26 @@ def test_list_with_filters_and_pages(api: Any, dead: list[str]) -> None:
     assert first["next_offset"] == 1
     second = api.get("/v1/dead-letters?limit=1&offset=1", headers=OPS).json()
     assert {first["items"][0]["id"], second["items"][0]["id"]} == set(dead)
-    query = f"agency={AGENCY}&service=DongBoHoSoMC&peer=dvcqg"
+    query = f"partition={AGENCY}&channel=dvcqg.DongBoHoSoMC&peer=dvcqg"
     assert len(api.get(f"/v1/dead-letters?{query}", headers=OPS).json()["items"]) == 2
-    assert api.get("/v1/dead-letters?agency=000.00.09.H22", headers=OPS).json()["items"] == []
+    assert api.get("/v1/dead-letters?partition=000.00.09.H22", headers=OPS).json()["items"] == []
     assert api.get("/v1/dead-letters?until=2000-01-01T00:00:00Z", headers=OPS).json()["items"] == []
     reason = everything["items"][0]["reason"]
     assert len(api.get(f"/v1/dead-letters?reason={reason}", headers=OPS).json()["items"]) >= 1
 
 
 def test_bad_filter_is_422_problem(api: Any) -> None:
-    """An unparseable filter (a bad date, an unknown service) is a 422 problem with paths."""
-    answer = api.get("/v1/dead-letters?since=yesterday&service=Nope", headers=OPS)
+    """An unparseable filter (a bad date, a malformed channel) is a 422 problem with paths."""
+    answer = api.get("/v1/dead-letters?since=yesterday&channel=Nope", headers=OPS)
     assert answer.status_code == 422
     paths = {e["path"] for e in answer.json()["errors"]}
-    assert paths == {"query.since", "query.service"}
+    assert paths == {"query.since", "query.channel"}
 
 
 def test_show_one_dead_letter(api: Any, dead: list[str]) -> None:
     """One dead letter shows its record, peer and reason; an unknown id is 404."""
     letter = api.get(f"/v1/dead-letters/{dead[0]}", headers=OPS).json()
-    assert letter["dossier_no"] == DOSSIER_NO
+    assert letter["subject"] == DOSSIER_NO
     assert letter["record"]["MaHoSo"] == DOSSIER_NO
     assert api.get("/v1/dead-letters/424242", headers=OPS).status_code == 404
 
@@ -122,7 +124,7 @@ def successful_writes(portal: FakePortal, no: str) -> int:
 def test_bulk_replay_starts_a_job(api: Any, service: GatewayService, dead: list[str]) -> None:
     """A bulk replay answers 202 at once with the job's id and where to poll it; nothing is
     replayed until a worker runs the job."""
-    answer = api.post("/v1/dead-letters:replay", json={"agency": AGENCY, "rate": 5}, headers=OPS)
+    answer = api.post("/v1/dead-letters:replay", json={"partition": AGENCY, "rate": 5}, headers=OPS)
     assert answer.status_code == 202
     body = answer.json()
     assert body["status_url"] == f"/v1/dead-letters:replay/{body['job_id']}"
@@ -130,7 +132,7 @@ def test_bulk_replay_starts_a_job(api: Any, service: GatewayService, dead: list[
     job = api.get(body["status_url"], headers=OPS).json()
     assert job["state"] == "queued"
     assert (job["actor"], job["rate"], job["done"], job["outcomes"]) == ("ops", 5.0, 0, None)
-    assert job["filter"] == {"agency": AGENCY}
+    assert job["filter"] == {"partition": AGENCY}
     assert job["created_at"] is not None
     assert service.deadletters.audit() == []
 
@@ -140,7 +142,9 @@ def test_bulk_replay_job_counts_by_outcome(
 ) -> None:
     """A finished bulk replay job shows its counts by outcome; each letter is replayed once."""
     api.post(f"/v1/dead-letters/{dead[0]}/replay", headers=OPS)
-    answer = api.post("/v1/dead-letters:replay", json={"agency": AGENCY, "rate": 1000}, headers=OPS)
+    answer = api.post(
+        "/v1/dead-letters:replay", json={"partition": AGENCY, "rate": 1000}, headers=OPS
+    )
     job_id = answer.json()["job_id"]
     assert service.replayjobs.run(job_id) is True
     assert service.replayjobs.run(job_id) is False

@@ -144,12 +144,20 @@ def test_progress_call_has_no_is_updating(
     assert "isUpdating" not in body(integration.calls[0])
 
 
+@pytest.fixture
+def by_code(config: DvcqgConfig) -> Iterator[DvcqgConnector]:
+    """A connector configured to read error_code "401" and "-1" as an expired session."""
+    cfg = config.model_copy(update={"session_rejected_codes": ("401", "-1")})
+    with DvcqgConnector(cfg) as built:
+        yield built
+
+
 def test_session_rejected_by_code_logs_in_again_and_repeats(
-    connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
+    by_code: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
     """An error_code in session_rejected_codes triggers one new login and one repeat."""
     integration.mock(side_effect=[refused("401", "Session hết hạn"), ok()])
-    reply = connector.push("DongBoHoSoMC", AGENCY, [record(1)])
+    reply = by_code.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert reply.peer_code == "0"
     assert portal["login"].call_count == 2
     assert [body(c)["session"] for c in integration.calls] == ["token-1", "token-2"]
@@ -165,12 +173,12 @@ def test_http_401_logs_in_again_and_repeats(
 
 
 def test_second_session_rejection_is_an_auth_error(
-    connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
+    by_code: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
 ) -> None:
     """A session refused right after a fresh login is the gateway's credentials, no third try."""
     integration.mock(return_value=refused("-1", "Session không hợp lệ"))
     with pytest.raises(PeerAuthError) as caught:
-        connector.push("DongBoHoSoMC", AGENCY, [record(1)])
+        by_code.push("DongBoHoSoMC", AGENCY, [record(1)])
     assert caught.value.peer_code == "-1"
     assert integration.call_count == 2
     assert portal["login"].call_count == 2
@@ -437,12 +445,12 @@ def test_no_secrets_or_personal_ids_in_logs_or_errors(
 def test_lookup_returns_the_held_dossier(
     connector: DvcqgConnector, integration: respx.Route
 ) -> None:
-    """TraCuuHoSo sends MaHoSo and answers the matching record."""
+    """TraCuuHoSo sends the number as lowercase mahoso and answers the matching record."""
     held = {"MaHoSo": "000.00.01.H22-250101-0001", "TrangThaiHoSo": "4"}
     integration.mock(return_value=ok([held]))
     assert connector.lookup(AGENCY, held["MaHoSo"]) == held
     sent = body(integration.calls[0])
-    assert (sent["service"], sent["MaHoSo"], sent["madonvi"]) == (
+    assert (sent["service"], sent["mahoso"], sent["madonvi"]) == (
         "TraCuuHoSo",
         held["MaHoSo"],
         AGENCY,
@@ -470,3 +478,105 @@ def test_fetch_catalogue_uses_the_share_path(
     reply = connector.fetch("LayDanhMucCoQuan", AGENCY, {"MaTinh": "22"}, catalogue=True)
     assert reply.result == ({"MaCoQuan": "H22"},)
     assert body(share.calls[0])["MaTinh"] == "22"
+
+
+# -- portal behaviours (issue 6) -----------------------------------------------------------------
+
+
+def test_generic_failure_minus_one_is_a_refusal_not_an_expired_session(
+    connector: DvcqgConnector, portal: respx.MockRouter, integration: respx.Route
+) -> None:
+    """error_code -1 is the portal's generic failure: no login storm, a permanent refusal."""
+    integration.mock(return_value=refused("-1", "Dữ liệu không hợp lệ"))
+    for _ in range(5):
+        with pytest.raises(PermanentPeerError):
+            connector.push("DongBoHoSoMC", AGENCY, [record(1)])
+    assert portal["login"].call_count == 1
+    assert integration.call_count == 5
+
+
+def test_session_expiry_by_configured_wording(
+    config: DvcqgConfig, portal: respx.MockRouter, integration: respx.Route
+) -> None:
+    """A configured message marker means an expired session: one new login, one repeat."""
+    cfg = config.model_copy(update={"session_expired_markers": ("phiên làm việc hết hạn",)})
+    integration.mock(side_effect=[refused("-1", "Phiên làm việc hết hạn"), ok()])
+    with DvcqgConnector(cfg) as built:
+        assert built.push("DongBoHoSoMC", AGENCY, [record(1)]).peer_code == "0"
+    assert portal["login"].call_count == 2
+
+
+@pytest.mark.parametrize("code", ["0", "3", "-3"])
+def test_create_answered_already_exists_is_resent_as_update_whatever_the_code(
+    connector: DvcqgConnector, integration: respx.Route, code: str
+) -> None:
+    """A create of a dossier the portal holds may answer "0" and apply nothing: resent as update."""
+    integration.mock(side_effect=[refused(code, "Hồ sơ đã tồn tại trên hệ thống"), ok()])
+    reply = connector.push("DongBoHoSoMC", AGENCY, [record(1)])
+    assert reply.resent_as_update
+    assert [body(c)["isUpdating"] for c in integration.calls] == ["False", "True"]
+
+
+def test_update_of_a_dossier_the_portal_lacks_is_resent_as_create(
+    connector: DvcqgConnector, integration: respx.Route
+) -> None:
+    """An update refused with "not found" goes again as a create."""
+    integration.mock(side_effect=[refused("-1", "Hồ sơ không tồn tại"), ok()])
+    connector.push("DongBoHoSoMC", AGENCY, [record(1)], updating=True)
+    assert [body(c)["isUpdating"] for c in integration.calls] == ["True", "False"]
+
+
+def test_batch_answered_already_exists_is_refused_so_each_goes_alone(
+    connector: DvcqgConnector, integration: respx.Route
+) -> None:
+    """Several creates answered "exists": refused, so the engine isolates each dossier."""
+    integration.mock(return_value=refused("0", "Hồ sơ đã tồn tại"))
+    with pytest.raises(PermanentPeerError):
+        connector.push("DongBoHoSoMC", AGENCY, [record(1), record(2)])
+    assert integration.call_count == 1
+
+
+def _step(when: str, handler: str, content: str = "Xử lý") -> bytes:
+    return orjson.dumps(
+        {
+            "MaHoSo": "000.00.01.H22-250101-0001",
+            "ThoiDiemXuLy": when,
+            "TrangThai": "4",
+            "NoiDungXuLy": content,
+            "NguoiXuLy": handler,
+        }
+    )
+
+
+def test_reconcile_matches_only_fields_the_echo_carries_and_counts_copies(
+    connector: DvcqgConnector, integration: respx.Route
+) -> None:
+    """The echo lacks NguoiXuLy: two steps equal but for it are told apart by counting, after
+    the steps already delivered take their own matches."""
+    from gateway.connectors.base import Item
+
+    no = "000.00.01.H22-250101-0001"
+    echo = [
+        {"MaHoSo": no, "ThoiDiemXuLy": t, "TrangThai": "4", "NoiDungXuLy": "Xử lý"}
+        for t in ("20250102090000", "20250102090000", "20250103090000")
+    ]
+    integration.mock(return_value=ok([{"MaHoSo": no, "QuaTrinhXuLy": echo}]))
+    old = Item(no, "1", _step("20250102090000", "A"))
+    candidates = [
+        Item(no, "2", _step("20250102090000", "B")),  # held: the second copy
+        Item(no, "3", _step("20250103090000", "A")),  # held
+        Item(no, "4", _step("20250104090000", "A")),  # lacking
+    ]
+    progress = connector.channels[1]
+    assert connector.reconcile(progress, AGENCY, no, candidates, delivered=[old]) == [2]
+
+
+def test_reconcile_resends_dossier_states_without_asking(
+    connector: DvcqgConnector, integration: respx.Route
+) -> None:
+    """A full-state upsert sent twice has one effect: no look-up."""
+    from gateway.connectors.base import Item
+
+    items = [Item("x", "1", b"{}")]
+    assert connector.reconcile(connector.channels[0], AGENCY, "x", items) == [0]
+    assert integration.call_count == 0
