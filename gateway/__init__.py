@@ -19,6 +19,7 @@ from gateway.errors import (
     TransitionError,
     UnsafeXMLError,
     Violation,
+    WebhookSignatureError,
 )
 from gateway.mappers import (
     contract_error_from,
@@ -87,6 +88,7 @@ __all__ = [
     "TransitionError",
     "UnsafeXMLError",
     "Violation",
+    "WebhookSignatureError",
     "WireRules",
     "__version__",
     "contract_error_from",
