@@ -33,8 +33,8 @@ __all__ = [
     "check_webhooks",
 ]
 
-STATE_FIELDS: tuple[str, ...] = ("MaHoSo", "TrangThaiHoSo", "TrichYeuHoSo", "NgayKetThucXuLy")
-"""What tells one dossier state from another (status, and what the test varies with it)."""
+STATE_FIELDS: tuple[str, ...] = ("MaHoSo", "TrangThaiHoSo", "NgayKetThucXuLy", "NgayTra")
+"""What tells one dossier state from another: its status and the times that move with it."""
 STEP_FIELDS: tuple[str, ...] = ("MaHoSo", "ThoiDiemXuLy", "TrangThai", "NoiDungXuLy", "NguoiXuLy")
 """A step's identity: every field the province sends."""
 _EXAMPLES = 10

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = ["Fault", "FaultDice", "Faults", "Roll"]
 
 Fault = Literal["error", "unavailable", "timeout", "drop"]
-"""``error``: a refusal in the peer's own words, nothing applied; ``unavailable``: HTTP 503,
-nothing applied; ``timeout``: applied, then no answer before the client gives up; ``drop``:
-applied, then the connection closes without an answer."""
+"""``error``: a failure in the peer's own words (HTTP 500), nothing applied; ``unavailable``:
+HTTP 503, nothing applied; ``timeout``: applied, then no answer before the client gives up;
+``drop``: applied, then the connection closes without an answer."""
 
 _T = TypeVar("_T")
 

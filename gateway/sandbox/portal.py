@@ -5,9 +5,9 @@ The ``strict`` profile (issue 6, "Portal behaviours to handle"):
 - ``TraCuuHoSo`` reads the dossier number only from lowercase ``mahoso``;
 - a create (``isUpdating: "False"``) naming a dossier it already holds applies nothing and answers
   ``error_code`` "0", "3" or "-3" (seeded choice) with "đã tồn tại" in the message;
-- ``error_code`` "-1" is its generic failure (a refused record, a missing parameter, a dossier it
-  does not hold); an expired session is HTTP 401 (after ``session_calls`` calls or
-  ``session_seconds`` seconds);
+- ``error_code`` "-1" is its generic failure (a refused record, a missing parameter, a dossier
+  it does not hold; with HTTP 500, the injected ``error`` fault); an expired session is HTTP 401
+  (after ``session_calls`` calls or ``session_seconds`` seconds);
 - an update of a dossier it does not hold is refused, and so are steps for such a dossier;
 - the ``TraCuuHoSo`` reply echoes per step only ``step_echo_fields``, under ``step_list_name``.
 
@@ -238,8 +238,10 @@ class SandboxPortal:
                 self._outcomes["unavailable"] += 1
                 return Answer(503, b"Service Unavailable", (("Content-Type", "text/plain"),))
             if roll.fault == "error":
+                # The portal failed, not the record: HTTP 500 with its generic code.
                 self._outcomes["error"] += 1
-                return self._refuse("Lỗi hệ thống, vui lòng thử lại sau")
+                failed = {"error_code": self.profile.generic_code, "message": "Lỗi hệ thống"}
+                return json_answer(failed, 500)
             outcome, answer = self._dispatch(service, payload)
             if roll.fault in ("timeout", "drop"):
                 self._outcomes[roll.fault] += 1
