@@ -31,6 +31,7 @@ from gateway.errors import (
     TransitionError,
     UnsafeXMLError,
     Violation,
+    WebhookSignatureError,
 )
 from gateway.mappers import (
     contract_error_from,
@@ -111,6 +112,7 @@ __all__ = [
     "Violation",
     "WebhookConfig",
     "WebhookConnector",
+    "WebhookSignatureError",
     "WireRules",
     "__version__",
     "contract_error_from",

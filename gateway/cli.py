@@ -430,3 +430,123 @@ def dl_audit(config_path: Path | None, count: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover - `python -m gateway.cli`
     main()
+
+
+# -- sandbox -----------------------------------------------------------------------------------
+
+
+def _port_option(values: tuple[str, ...]) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for value in values:
+        name, sep, port = value.partition("=")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise click.BadParameter(f"{value!r}: expected NAME=PORT, like portal=9100")
+        ports[name] = int(port)
+    return ports
+
+
+@main.group("sandbox", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
+@click.option("--port", "ports", multiple=True, metavar="NAME=PORT", help="Port of a simulator.")
+@click.option("--profile", type=click.Choice(["strict", "lenient"]), default="strict")
+@click.option("--error-rate", type=float, default=0.0, help="HTTP 500 with error_code -1.")
+@click.option("--unavailable-rate", type=float, default=0.0, help="HTTP 503, nothing applied.")
+@click.option("--timeout-rate", type=float, default=0.0, help="Applied, then no answer.")
+@click.option("--drop-rate", type=float, default=0.0, help="Applied, then connection closed.")
+@click.option("--latency", type=float, default=0.0, help="Seconds added to slow calls.")
+@click.option("--latency-rate", type=float, default=1.0, help="Share of calls made slow.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--session-calls", type=int, help="Calls per portal session (strict: 100).")
+@click.option(
+    "--hold-seconds",
+    type=float,
+    default=35.0,
+    show_default=True,
+    help="How long a timeout fault holds the answer (exceed the client's timeout).",
+)
+@click.option("--down", multiple=True, metavar="NAME", help="Start a simulator down (503).")
+@click.option("--client-id", default="demo", show_default=True, help="Webhook client id.")
+@click.option("--webhook-secret", "webhook_secrets", multiple=True, help="whsec_… (repeatable).")
+@click.pass_context
+def sandbox(ctx: click.Context, /, **opts: Any) -> None:
+    """Start a local simulator of every peer, print their URLs and a config snippet.
+
+    Faults apply to every simulator. Runs until Ctrl-C. Each simulator's ledger (what it holds,
+    every call counted) is at GET <url>/_sandbox/ledger, or `gateway sandbox ledger NAME`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from pydantic import ValidationError
+
+    from gateway.sandbox import Faults, Sandbox, SandboxOptions
+
+    try:
+        faults = Faults(
+            error_rate=opts["error_rate"],
+            unavailable_rate=opts["unavailable_rate"],
+            timeout_rate=opts["timeout_rate"],
+            drop_rate=opts["drop_rate"],
+            latency=opts["latency"],
+            latency_rate=opts["latency_rate"],
+            seed=opts["seed"],
+        )
+    except ValidationError as exc:
+        raise click.UsageError(f"fault options: {exc.errors()[0]['msg']}") from exc
+    options = SandboxOptions(
+        profile=opts["profile"],
+        faults=faults,
+        session_calls=opts["session_calls"],
+        client_id=opts["client_id"],
+        webhook_secrets=tuple(opts["webhook_secrets"]),
+        down=frozenset(opts["down"]),
+    )
+    try:
+        box = Sandbox(
+            options,
+            host=opts["host"],
+            ports=_port_option(opts["ports"]),
+            hold_seconds=opts["hold_seconds"],
+        )
+        box.start()
+    except (ValueError, OSError) as exc:
+        click.echo(f"gateway sandbox: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        for spec in box.specs:
+            click.echo(f"{spec.name:<10} {box.url(spec.name)}  {spec.summary}")
+        click.echo(f"\n# gateway configuration ({options.profile} profile):\n")
+        click.echo(box.snippet())
+        click.echo("\n# ledgers:")
+        for name, url in box.ledger_urls().items():
+            click.echo(f"#   curl -s {url}    (or: gateway sandbox ledger {name})")
+        click.echo("\nsandbox running; Ctrl-C to stop", err=True)
+        sys.stdout.flush()
+        stop.wait()
+    finally:
+        box.stop()
+
+
+@sandbox.command("ledger")
+@click.argument("name")
+@click.option("--url", help="Base URL of the simulator (default: its port on 127.0.0.1).")
+def sandbox_ledger(name: str, url: str | None) -> None:
+    """Print the ledger of the running simulator NAME (portal, webhooks …) as JSON."""
+    import httpx
+
+    from gateway.sandbox import LEDGER_PATH, SIMULATORS
+
+    specs = {s.name: s for s in SIMULATORS}
+    if name not in specs:
+        click.echo(f"no simulator named {name!r}; known: {', '.join(specs)}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    base = (url or f"http://127.0.0.1:{specs[name].default_port}").rstrip("/")
+    try:
+        answer = httpx.get(base + LEDGER_PATH, timeout=10)
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        click.echo(f"cannot read {base}{LEDGER_PATH}: {exc}", err=True)
+        sys.exit(EXIT_NOT_FOUND)
+    click.echo(orjson.dumps(answer.json(), option=orjson.OPT_INDENT_2).decode())

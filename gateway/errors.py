@@ -10,6 +10,7 @@
     │   ├── TransientPeerError      worth retrying (timeouts, connection errors, 429, 5xx)
     │   │   └── PeerAuthError       the peer refused the gateway's own credentials (config)
     │   └── PermanentPeerError      retrying cannot help: dead-letter at once
+    ├── WebhookSignatureError       a webhook's signature headers are missing, stale or wrong
     └── PipelineError               the delivery pipeline refused or lost track of something
         ├── IdempotencyError        misuse of an Idempotency-Key (.status is the HTTP status)
         ├── TransitionError         a dossier status change the life-cycle table forbids
@@ -39,6 +40,7 @@ __all__ = [
     "TransitionError",
     "UnsafeXMLError",
     "Violation",
+    "WebhookSignatureError",
     "plain_peer_code",
     "scrub_peer_text",
 ]
@@ -211,6 +213,19 @@ class PermanentPeerError(PeerError):
             message, system=system, operation=operation, status=status, peer_code=peer_code
         )
         self.rejected = tuple(rejected)
+
+
+class WebhookSignatureError(GatewayError):
+    """A Standard Webhooks message failed verification: ``reason`` says which check.
+
+    Reasons: ``missing_header``, ``bad_timestamp``, ``too_old``, ``too_new``, ``bad_signature``
+    (no ``v1`` signature in the header matched any secret), ``bad_secret`` (a secret that is not
+    ``whsec_<base64>``). The message never carries a secret or a signature.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {message}")
 
 
 class PipelineError(GatewayError):

@@ -1,0 +1,190 @@
+"""The simulators ``gateway sandbox`` starts: one :class:`SimulatorSpec` each, in one list.
+
+Adding a peer's simulator is one entry in :data:`SIMULATORS`: a name, a default port, how to
+build it from :class:`SandboxOptions`, and the gateway configuration that points at it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.sandbox.base import Simulator
+from gateway.sandbox.faults import Faults
+from gateway.sandbox.portal import SandboxPortal
+from gateway.sandbox.server import LEDGER_PATH, SimulatorServer
+from gateway.sandbox.webhooks import WebhookReceiver
+
+__all__ = ["SIMULATORS", "Sandbox", "SandboxOptions", "SimulatorSpec"]
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What the operator chose: profile, faults (for every simulator), who is down."""
+
+    profile: str = "strict"
+    faults: Faults = field(default_factory=Faults)
+    session_calls: int | None = None
+    """Overrides the profile's session length in calls when set."""
+    client_id: str = "demo"
+    webhook_secrets: tuple[str, ...] = ()
+    down: frozenset[str] = frozenset()
+    """Names of simulators that start down (answer 503), where they support it."""
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """One simulator: how to build it and what configuration points the gateway at it."""
+
+    name: str
+    default_port: int
+    summary: str
+    build: Callable[[SandboxOptions], Simulator]
+    snippet: Callable[[Simulator, str, SandboxOptions], str]
+    """TOML for a gateway config, given the simulator, its URL and the options."""
+
+
+def _q(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def _build_portal(options: SandboxOptions) -> Simulator:
+    overrides: dict[str, Any] = {}
+    if options.session_calls is not None:
+        overrides["session_calls"] = options.session_calls
+    return SandboxPortal(options.profile, faults=options.faults, **overrides)
+
+
+def _portal_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    assert isinstance(sim, SandboxPortal)  # noqa: S101 - built by _build_portal just above
+    return "\n".join(
+        [
+            "[dvcqg]",
+            f"base_url = {_q(url)}",
+            f"username = {_q(sim.username)}",
+            f"password = {_q(sim.password)}",
+            f"dstcode = {_q(sim.dstcode)}",
+        ]
+    )
+
+
+def _build_webhooks(options: SandboxOptions) -> Simulator:
+    receiver = WebhookReceiver(faults=options.faults)
+    receiver.add_client(options.client_id, options.webhook_secrets or None)
+    receiver.set_down("webhooks" in options.down)
+    return receiver
+
+
+def _webhook_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    assert isinstance(sim, WebhookReceiver)  # noqa: S101 - built by _build_webhooks just above
+    cid = options.client_id
+    secrets = ", ".join(_q(s) for s in sim.secrets(cid))
+    return "\n".join(
+        [
+            "[[clients]]",
+            f"id = {_q(cid)}",
+            f"api_key = {_q(cid + '-key-change-me')}",
+            f"username = {_q(cid)}",
+            f"password = {_q(cid + '-password-change-me')}",
+            'agencies = ["*"]',
+            f"webhook_url = {_q(f'{url}/hooks/{cid}')}",
+            f"webhook_secrets = [{secrets}]",
+        ]
+    )
+
+
+SIMULATORS: list[SimulatorSpec] = [
+    SimulatorSpec("portal", 9100, "DVCQG adapter portal", _build_portal, _portal_snippet),
+    SimulatorSpec(
+        "webhooks", 9200, "webhook receiver (Standard Webhooks)", _build_webhooks, _webhook_snippet
+    ),
+]
+
+
+class Sandbox:
+    """Every registered simulator, served on loopback; a context manager.
+
+    ``ports`` maps simulator names to ports (the spec's default otherwise; 0 picks a free one).
+    Refuses a non-loopback host: the sandbox has no authentication.
+    """
+
+    def __init__(
+        self,
+        options: SandboxOptions | None = None,
+        *,
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        hold_seconds: float = 35.0,
+        specs: Sequence[SimulatorSpec] | None = None,
+    ) -> None:
+        if not _loopback(host):
+            raise ValueError(f"sandbox host must be a loopback address, not {host!r}")
+        self.options = options if options is not None else SandboxOptions()
+        self.specs = list(SIMULATORS if specs is None else specs)
+        chosen = ports or {}
+        unknown = set(chosen) - {s.name for s in self.specs}
+        if unknown:
+            raise ValueError(f"no simulator named {', '.join(sorted(unknown))}")
+        self.simulators: dict[str, Simulator] = {s.name: s.build(self.options) for s in self.specs}
+        self.servers: dict[str, SimulatorServer] = {
+            s.name: SimulatorServer(
+                self.simulators[s.name],
+                host=host,
+                port=chosen.get(s.name, s.default_port),
+                hold_seconds=hold_seconds,
+            )
+            for s in self.specs
+        }
+
+    def start(self) -> None:
+        """Start every server (stopping those started if one cannot bind)."""
+        try:
+            for server in self.servers.values():
+                server.start()
+        except OSError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop every server."""
+        for server in self.servers.values():
+            server.stop()
+
+    def url(self, name: str) -> str:
+        """The base URL of simulator ``name``."""
+        return self.servers[name].url
+
+    def snippet(self) -> str:
+        """Gateway configuration (TOML) pointing at every simulator."""
+        return "\n\n".join(
+            s.snippet(self.simulators[s.name], self.url(s.name), self.options) for s in self.specs
+        )
+
+    def ledger_urls(self) -> dict[str, str]:
+        """Where each simulator's ledger is served."""
+        return {s.name: self.url(s.name) + LEDGER_PATH for s in self.specs}
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
