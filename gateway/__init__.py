@@ -5,6 +5,7 @@ The public API is re-exported here; modules not named in ``__all__`` are private
 
 from gateway.config import ClientConfig, Settings, load_settings
 from gateway.connectors import DeliveryConnector, DvcqgConfig, DvcqgConnector, PeerReply
+from gateway.connectors.population import PopulationConfig
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -13,6 +14,7 @@ from gateway.errors import (
     NotFoundError,
     PeerAuthError,
     PeerError,
+    PeerReplyError,
     PermanentPeerError,
     PipelineError,
     TransientPeerError,
@@ -20,6 +22,8 @@ from gateway.errors import (
     UnsafeXMLError,
     Violation,
 )
+from gateway.identity import IdentityService
+from gateway.identity_settings import IdentitySettings
 from gateway.mappers import (
     contract_error_from,
     dossier_from_national,
@@ -46,6 +50,7 @@ from gateway.schemas import (
     ProgressStep,
     WireRules,
 )
+from gateway.schemas.identity import IdentityAnswer, IdentityQuery
 from gateway.service import GatewayService
 
 __version__ = "0.1.0"
@@ -68,6 +73,10 @@ __all__ = [
     "GatewayError",
     "GatewayService",
     "IdempotencyError",
+    "IdentityAnswer",
+    "IdentityQuery",
+    "IdentityService",
+    "IdentitySettings",
     "Lifecycle",
     "NotFoundError",
     "Outbox",
@@ -76,8 +85,10 @@ __all__ = [
     "PeerAuthError",
     "PeerError",
     "PeerReply",
+    "PeerReplyError",
     "PermanentPeerError",
     "PipelineError",
+    "PopulationConfig",
     "ProgressRecord",
     "ProgressStep",
     "RetryPolicy",

@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.connectors.dvcqg import DvcqgConfig
 from gateway.errors import ConfigurationError
+from gateway.identity_settings import IdentitySettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.retry import RetryPolicy
 from gateway.schemas.wire import WireRules
@@ -187,6 +188,7 @@ class Settings(BaseSettings):
     login: LoginThrottleSettings = LoginThrottleSettings()
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
+    identity: IdentitySettings | None = None
 
     @field_validator("redis_url", mode="before")
     @classmethod
