@@ -282,19 +282,25 @@ _BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerSta
 
 
 class IdentityCollector(Collector):
-    """Prometheus metrics of this process's look-ups and the population breaker."""
+    """Prometheus metrics of this process's look-ups and the population breaker.
 
-    def __init__(self, service: IdentityService) -> None:
-        self._service = service
+    ``service`` is a callable giving the current service (the app may swap it, e.g. in tests).
+    """
+
+    def __init__(self, service: Callable[[], IdentityService | None]) -> None:
+        self._current = service
 
     def collect(self) -> Iterator[Metric]:
         """Look-ups by profile and outcome; breaker state (0 closed, 1 half-open, 2 open)."""
+        service = self._current()
+        if service is None:
+            return
         lookups = CounterMetricFamily(
             "gateway_identity_lookups",
             "Identity look-ups by outcome",
             labels=["profile", "outcome"],
         )
-        for (profile, outcome), n in sorted(self._service.counts.items()):
+        for (profile, outcome), n in sorted(service.counts.items()):
             lookups.add_metric([profile, outcome], n)
         yield lookups
         state = GaugeMetricFamily(
@@ -302,7 +308,7 @@ class IdentityCollector(Collector):
             "Population-database breaker: 0 closed, 1 half-open, 2 open",
             labels=["peer"],
         )
-        state.add_metric(["population"], _BREAKER_VALUES[self._service.breaker.state])
+        state.add_metric(["population"], _BREAKER_VALUES[service.breaker.state])
         yield state
 
     def describe(self) -> list[Metric]:

@@ -48,6 +48,10 @@ def mask_text(text: str) -> str:
     """``text`` with ID numbers, names and the current task's sensitive values masked."""
     for value in sorted(_sensitive.get(), key=len, reverse=True):
         text = text.replace(value, _MASK)
+        # zeep logs bodies as bytes reprs, where "Nguyễn" reads "Nguy\xe1\xbb\x85n".
+        escaped = repr(value.encode("utf-8"))[2:-1]
+        if escaped != value:
+            text = text.replace(escaped, _MASK)
     text = _XML_NAME.sub(rf"\1{_MASK}\3", text)
     text = _JSON_NAME.sub(rf"\1{_MASK}\3", text)
     return _DIGITS.sub(r"*********\1", text)

@@ -38,7 +38,9 @@ def install(app: FastAPI, service: GatewayService) -> None:
     identity = None
     if settings is not None:
         identity = IdentityService.build(settings, service.client, service.settings.namespace)
-        app.state.metrics_registry.register(IdentityCollector(identity))
+        app.state.metrics_registry.register(
+            IdentityCollector(lambda: cast(IdentityService | None, app.state.identity))
+        )
     app.state.identity = identity
     app.include_router(router)
 
