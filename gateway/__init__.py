@@ -17,6 +17,7 @@ from gateway.connectors import (
     WebhookConfig,
     WebhookConnector,
 )
+from gateway.connectors.population import PopulationConfig
 from gateway.errors import (
     ConfigurationError,
     ContractError,
@@ -25,6 +26,7 @@ from gateway.errors import (
     NotFoundError,
     PeerAuthError,
     PeerError,
+    PeerReplyError,
     PermanentPeerError,
     PipelineError,
     TransientPeerError,
@@ -33,6 +35,8 @@ from gateway.errors import (
     Violation,
     WebhookSignatureError,
 )
+from gateway.identity import IdentityService
+from gateway.identity_settings import IdentitySettings
 from gateway.mappers import (
     contract_error_from,
     dossier_from_national,
@@ -61,6 +65,7 @@ from gateway.schemas import (
     ProgressStep,
     WireRules,
 )
+from gateway.schemas.identity import IdentityAnswer, IdentityQuery
 from gateway.service import GatewayService, Outcome
 
 __version__ = "0.1.0"
@@ -88,6 +93,10 @@ __all__ = [
     "GatewayError",
     "GatewayService",
     "IdempotencyError",
+    "IdentityAnswer",
+    "IdentityQuery",
+    "IdentityService",
+    "IdentitySettings",
     "Item",
     "Lifecycle",
     "Mode",
@@ -99,8 +108,10 @@ __all__ = [
     "PeerDelivery",
     "PeerError",
     "PeerReply",
+    "PeerReplyError",
     "PermanentPeerError",
     "PipelineError",
+    "PopulationConfig",
     "ProgressRecord",
     "ProgressStep",
     "RetryPolicy",

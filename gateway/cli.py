@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 import orjson
 
+from gateway import logmask
 from gateway.errors import ConfigurationError, ContractError, NotFoundError
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def main(verbose: int) -> None:
     """tthc-gateway: sync provincial dossier systems with the national platforms."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logmask.install()  # ID numbers and names never reach ordinary logs (Decree 13/2023)
 
 
 _CONFIG = click.option(

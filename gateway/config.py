@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway.connectors.dvcqg import DvcqgConfig
 from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
+from gateway.identity_settings import IdentitySettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.peers import PeerDelivery, split_section
 from gateway.pipeline.retry import RetryPolicy
@@ -205,6 +206,7 @@ class Settings(BaseSettings):
     login: LoginThrottleSettings = LoginThrottleSettings()
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
+    identity: IdentitySettings | None = None
 
     @model_validator(mode="after")
     def _peers_known_and_valid(self) -> Self:

@@ -10,6 +10,7 @@
     │   ├── TransientPeerError      worth retrying (timeouts, connection errors, 429, 5xx)
     │   │   └── PeerAuthError       the peer refused the gateway's own credentials (config)
     │   └── PermanentPeerError      retrying cannot help: dead-letter at once
+    │       └── PeerReplyError      the peer's reply broke its contract (.rule names how)
     ├── WebhookSignatureError       a webhook's signature headers are missing, stale or wrong
     └── PipelineError               the delivery pipeline refused or lost track of something
         ├── IdempotencyError        misuse of an Idempotency-Key (.status is the HTTP status)
@@ -34,6 +35,7 @@ __all__ = [
     "NotFoundError",
     "PeerAuthError",
     "PeerError",
+    "PeerReplyError",
     "PermanentPeerError",
     "PipelineError",
     "TransientPeerError",
@@ -226,6 +228,26 @@ class WebhookSignatureError(GatewayError):
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
         super().__init__(f"{reason}: {message}")
+
+
+class PeerReplyError(PermanentPeerError):
+    """The peer answered, but with a reply the gateway refuses to read (oversized, a DTD, the
+    wrong namespace, a truncated envelope …).
+
+    ``rule`` is the stable name of the broken rule (``xml_dtd_forbidden``, ``reply_namespace``
+    …); the peer's own text is never kept.
+    """
+
+    def __init__(self, rule: str, *, system: str, operation: str, status: int | None = None):
+        super().__init__(
+            f"reply refused [{rule}]", system=system, operation=operation, status=status
+        )
+        self.rule = rule
+
+    @property
+    def reason(self) -> str:
+        """``reply:<rule>``: which contract the reply broke."""
+        return f"reply:{self.rule}"
 
 
 class PipelineError(GatewayError):

@@ -1,0 +1,85 @@
+"""The population-database simulator: seed, both profiles, faults, ledger, loopback serving."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from gateway.connectors.population import (
+    LookupRequest,
+    PopulationConfig,
+    build_population_connector,
+)
+from gateway.errors import PermanentPeerError, TransientPeerError
+from gateway.mappers.citizen_xml import CitizenReply
+from gateway.testing.population import PopulationServer, PopulationSimulator
+
+HAN = LookupRequest("079301004567", "Phạm Ngọc Hân", 2001, None, None, "r1")
+
+
+def look_up(
+    config: PopulationConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+    request: LookupRequest = HAN,
+) -> CitizenReply:
+    async def go() -> CitizenReply:
+        connector = build_population_connector(config, transport=transport)
+        try:
+            return await connector.look_up(request)
+        finally:
+            await connector.aclose()
+
+    return anyio.run(go)
+
+
+def test_seed_citizens_pass_the_offline_rules() -> None:
+    """Every seeded citizen is found, in both profiles, with its seeded name."""
+    sim = PopulationSimulator.from_seed()
+    for profile in ("lgsp", "soap"):
+        reply = look_up(sim.config(profile, "http://sim.test"), sim.transport())
+        assert reply.citizens[0].name.text() == "Phạm Ngọc Hân"
+
+
+def test_ledger_masks_numbers_and_records_outcomes() -> None:
+    """The ledger lists token and look-up calls with masked numbers and their outcomes."""
+    sim = PopulationSimulator.from_seed()
+    config = sim.config("lgsp", "http://sim.test")
+    look_up(config, sim.transport())
+    look_up(config, sim.transport(), LookupRequest("001090099999", "X", 1990, None, None, "r2"))
+    assert [(c.profile, c.outcome) for c in sim.calls] == [
+        ("token", "token"),
+        ("lgsp", "found"),
+        ("token", "token"),
+        ("lgsp", "not_found"),
+    ]
+    assert sim.calls[1].id_number == "*********567"
+
+
+def test_wrong_client_secret_is_refused() -> None:
+    """The token endpoint checks the client credentials."""
+    sim = PopulationSimulator.from_seed()
+    config = sim.config("lgsp", "http://sim.test", client_secret="wrong")
+    with pytest.raises(TransientPeerError):  # PeerAuthError is transient: our configuration
+        look_up(config, sim.transport())
+    assert sim.calls[-1].outcome == "token_refused"
+
+
+@pytest.mark.network
+def test_served_on_loopback_both_profiles_and_faults() -> None:
+    """Over real HTTP: both profiles answer; a timeout fault is cut by the connector's timeout."""
+    with PopulationServer(PopulationSimulator.from_seed(hang_seconds=1.0)) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        for profile in ("lgsp", "soap"):
+            assert look_up(server.config(profile)).citizens[0].id_number == "079301004567"
+        server.simulator.timeout_next(1)
+        with pytest.raises(TransientPeerError):
+            look_up(server.config("soap", read_timeout=0.2, total_timeout=0.3))
+        server.simulator.soap_fault_next(1)
+        with pytest.raises(PermanentPeerError, match="SOAP fault Server"):
+            look_up(server.config("soap"))
+    assert [c.outcome for c in server.simulator.calls if c.profile == "soap"] == [
+        "found",
+        "timeout",
+        "soap_fault",
+    ]
