@@ -138,6 +138,7 @@ class GatewayService:
                 WebhookConnector(
                     base.model_copy(update={"subscribers": subscribers}),
                     transport=self.webhook_transport,
+                    clock=self.clock,
                 )
             )
         self.peers: dict[str, Connector] = {c.system: c for c in given}

@@ -13,7 +13,7 @@ permanent refusal (dead letter).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ class WebhookConnector:
         config: WebhookConfig,
         *,
         transport: httpx.BaseTransport | None = None,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._clock = clock

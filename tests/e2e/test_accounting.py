@@ -26,6 +26,7 @@ import anyio
 import httpx
 import pytest
 import redis
+from pydantic import SecretStr
 
 from gateway.api import create_app
 from gateway.config import ClientConfig, IntakeSettings, Settings
@@ -38,7 +39,10 @@ from gateway.sandbox import (
     Faults,
     PortalReport,
     SandboxPortal,
+    WebhookReceiver,
+    WebhookReport,
     check_portal,
+    check_webhooks,
 )
 from gateway.service import GatewayService
 from gateway.testing.records import Clock
@@ -88,6 +92,7 @@ class Intake:
 
     app: Any
     accepted: dict[str, AcceptedDossier] = field(default_factory=dict)
+    delivery_ids: set[str] = field(default_factory=set)
     calls: int = 0
 
     def _post(self, url: str, body: dict[str, Any]) -> httpx.Response:
@@ -110,6 +115,7 @@ class Intake:
         assert reply.status_code == 200, reply.text
         for record, result in zip(records, reply.json()["result"], strict=True):
             assert result["accepted"], result  # every record pushed here is valid and in order
+            self.delivery_ids.add(result["delivery_id"])
             if result["duplicate"]:
                 continue
             no = record["MaHoSo"]
@@ -156,9 +162,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
+def receiver(clock: Clock) -> WebhookReceiver:
+    """The provincial system's webhook receiver, itself faulty: 503s, timeouts after keeping the
+    event, dropped connections after keeping it."""
+    faults = Faults(unavailable_rate=0.1, timeout_rate=0.05, drop_rate=0.05, seed=SEED)
+    return WebhookReceiver(faults=faults, clock=clock)
+
+
+@pytest.fixture
 def service(
-    redis_client: redis.Redis, portal: SandboxPortal, clock: Clock
+    redis_client: redis.Redis, portal: SandboxPortal, clock: Clock, receiver: WebhookReceiver
 ) -> Iterator[GatewayService]:
+    secrets = receiver.add_client("prov")
     settings = Settings(
         namespace="acct",
         clients=(
@@ -168,6 +183,8 @@ def service(
                 username="prov",
                 password="prov-pass",
                 agencies=frozenset({AGENCY}),
+                webhook_url="http://hooks.test/hooks/prov",
+                webhook_secrets=tuple(SecretStr(x) for x in secrets),
             ),
         ),
         intake=IntakeSettings(max_records_per_call=20, session_ttl_seconds=24 * 3600 * 30),
@@ -179,7 +196,9 @@ def service(
         portal.connector_config("http://portal.test", batch_size=BATCH),
         transport=portal.transport(),
     )
-    gateway = GatewayService(settings, redis_client, connector, clock=clock)
+    gateway = GatewayService(
+        settings, redis_client, connector, clock=clock, webhook_transport=receiver.transport()
+    )
     yield gateway
     gateway.close()
 
@@ -192,7 +211,23 @@ def dead_items(service: GatewayService) -> list[DeadItem]:
     ]
 
 
-def run(service: GatewayService, portal: SandboxPortal, clock: Clock) -> PortalReport:
+def webhook_report(
+    service: GatewayService, intake: Intake, receiver: WebhookReceiver
+) -> WebhookReport:
+    """Every delivered or dead-lettered record's event, checked against the receiver's ledger."""
+    expected: list[tuple[str, str]] = []
+    for delivery_id in intake.delivery_ids:
+        state = service.outbox.status(delivery_id).state.value
+        if state == "delivered":
+            expected.append(("delivery.delivered", delivery_id))
+        elif state == "dead":
+            expected.append(("delivery.dead_lettered", delivery_id))
+    return check_webhooks(expected, receiver.ledger())
+
+
+def run(
+    service: GatewayService, portal: SandboxPortal, clock: Clock
+) -> tuple[PortalReport, Intake]:
     """Push every life cycle through the intake, drive the workers to completion, check."""
     deadline = time.monotonic() + REAL_SECONDS
     rng = random.Random(SEED)
@@ -223,7 +258,7 @@ def run(service: GatewayService, portal: SandboxPortal, clock: Clock) -> PortalR
     print("portal:", dict(portal.outcomes), "logins:", portal.logins, "dead:", dict(reasons))
     print(report)
     assert sum(len(d.states) + len(d.steps) for d in intake.accepted.values()) == DOSSIERS * 8
-    return report
+    return report, intake
 
 
 def assert_exact(report: PortalReport) -> None:
@@ -236,16 +271,25 @@ def assert_exact(report: PortalReport) -> None:
 
 
 def test_nothing_lost_duplicated_stale_or_dead_lettered(
-    service: GatewayService, portal: SandboxPortal, clock: Clock
+    service: GatewayService, portal: SandboxPortal, clock: Clock, receiver: WebhookReceiver
 ) -> None:
-    """The four counts are zero against the strict portal, and every fault occurred."""
-    report = run(service, portal, clock)
+    """The four counts are zero against the strict portal, and every fault occurred; every
+    webhook event arrived, and a repeat only ever carried the same webhook-id."""
+    report, intake = run(service, portal, clock)
     outcomes = portal.outcomes
     for fault in ("unavailable", "error", "timeout", "drop", "delayed", "session_expired"):
         assert outcomes[fault] > 0, f"fault {fault} never happened: {dict(outcomes)}"
     assert outcomes["exists"] > 0, "no create of a held dossier was ever answered"
     assert_exact(report)
     assert pending(service) == 0, "work left undelivered at the deadline"
+    hooks = webhook_report(service, intake, receiver)
+    print(hooks, dict(receiver.outcomes))
+    assert (hooks.lost, hooks.duplicated, hooks.unexpected) == (0, 0, 0), str(hooks)
+    assert hooks.delivered >= DOSSIERS * 5  # the newest state and every step, at least
+    assert receiver.bad_signatures == 0
+    for fault in ("unavailable", "timeout", "drop"):
+        assert receiver.outcomes[fault] > 0, f"webhook fault {fault} never happened"
+    assert hooks.redelivered > 0, "no event was ever delivered twice: the faults proved nothing"
 
 
 @pytest.mark.parametrize("portal", [("lenient", HARNESS_FAULTS)], indirect=True)
@@ -254,7 +298,7 @@ def test_the_harness_reaches_zero_where_todays_core_is_right(
 ) -> None:
     """Against the lenient portal with faults that apply nothing, today's core is exact: the
     intake, drive loop and checker can pass, so the strict test fails for the core's reasons."""
-    report = run(service, portal, clock)
+    report, _ = run(service, portal, clock)
     for fault in ("unavailable", "error", "delayed", "session_expired"):
         assert portal.outcomes[fault] > 0, f"fault {fault} never happened"
     assert_exact(report)
