@@ -229,6 +229,33 @@ def worker(config_path: Path | None) -> None:
         service.close()
 
 
+@main.command()
+@_CONFIG
+def migrate(config_path: Path | None) -> None:
+    """Bring the outbox's Redis data to the current key layout (channels).
+
+    ``gateway serve`` and ``gateway worker`` do this by themselves when they start; run it by
+    hand, with every gateway process of the namespace stopped, to migrate ahead of an upgrade.
+    """
+    from gateway.config import load_settings
+    from gateway.pipeline.migrate import migrate_if_needed
+    from gateway.runtime.store import open_redis
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigurationError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open_redis(settings.redis_url, data_dir, appendfsync=settings.appendfsync)
+    try:
+        count = migrate_if_needed(handle.client, settings.namespace)
+    finally:
+        handle.close()
+    click.echo(f"migrated {count} item(s)" if count else "already in the current layout")
+
+
 @main.command("fake-portal")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=9100, show_default=True)

@@ -215,9 +215,17 @@ class Settings(BaseSettings):
             if name not in types:
                 raise ValueError(f"peers.{name}: no such peer; known: {', '.join(sorted(types))}")
             connector, delivery = split_section(section)
-            if connector:
-                types[name].config.model_validate(connector)
-            PeerDelivery.model_validate(delivery)
+            try:
+                if connector:
+                    types[name].config.model_validate(connector)
+                PeerDelivery.model_validate(delivery)
+            except ValidationError as exc:
+                # Named by section and field, never quoting values (they may be passwords).
+                problems = "; ".join(
+                    f"peers.{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)
+                )
+                raise ValueError(problems) from None
         if self.dvcqg is not None and self.peers.get("dvcqg", {}).keys() - {
             "retry",
             "breaker",
