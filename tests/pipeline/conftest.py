@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis
 
+from gateway.connectors.base import Connector
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.pipeline.engine import DeliveryEngine, EngineSettings
 from gateway.pipeline.outbox import Outbox
@@ -16,6 +17,7 @@ from gateway.pipeline.retry import RetryPolicy
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.pipeline import accept_records, build_pipeline
 from gateway.testing.records import AGENCY, Clock
+from gateway.testing.stub import StubPeer
 
 
 @dataclass
@@ -24,7 +26,8 @@ class Harness:
 
     outbox: Outbox
     engine: DeliveryEngine
-    portal: FakePortal
+    portal: Any
+    """The peer's far side: a :class:`FakePortal` or a :class:`StubPeer` (same inspection API)."""
     clock: Clock
     triggers: list[tuple[str, str, int | None]] = field(default_factory=list)
 
@@ -40,16 +43,36 @@ def clock() -> Clock:
     return Clock()
 
 
+# Every test on ``harness`` runs twice: against the real DVCQG connector and the shipped fake
+# portal (HTTP envelopes, logins, TraCuuHoSo), and against the stub peer, which has only the
+# channel semantics. What passes on both is the core's doing, not the connector's.
+PEERS = ("dvcqg", "stub")
+
+
+@pytest.fixture(params=PEERS)
+def peer_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def portal() -> FakePortal:
+def portal(peer_kind: str) -> Any:
+    if peer_kind == "stub":
+        spec = DvcqgConnector(FakePortal().connector_config("http://unused.test"))
+        channels = spec.channels
+        spec.close()
+        return StubPeer(channels)
     return FakePortal()
 
 
 @pytest.fixture
-def harness(redis_client: redis.Redis, portal: FakePortal, clock: Clock) -> Iterator[Harness]:
-    connector = DvcqgConnector(
-        portal.connector_config("http://portal.test"), transport=portal.transport()
-    )
+def harness(redis_client: redis.Redis, portal: Any, clock: Clock) -> Iterator[Harness]:
+    connector: Connector
+    if isinstance(portal, StubPeer):
+        connector = portal
+    else:
+        connector = DvcqgConnector(
+            portal.connector_config("http://portal.test"), transport=portal.transport()
+        )
     triggers: list[tuple[str, str, int | None]] = []
     outbox, engine = build_pipeline(
         redis_client,
