@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
+from gateway.config import load_settings
 from gateway.sandbox import Sandbox
 
 START = "from gateway.cli import main; main()"
@@ -23,7 +24,18 @@ START = "from gateway.cli import main; main()"
 def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     """The snippet is TOML in the documented shape; ledgers answer; SIGINT exits 0."""
     with subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", START, "sandbox", "--port", "portal=0", "--port", "webhooks=0"],
+        [
+            sys.executable,
+            "-c",
+            START,
+            "sandbox",
+            "--port",
+            "portal=0",
+            "--port",
+            "webhooks=0",
+            "--port",
+            "population=0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -31,18 +43,19 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
         try:
             out = _read_until_ledgers(child)
             ledgers = re.findall(r"curl -s (\S+)", out)
-            assert len(ledgers) == 2
+            assert len(ledgers) == 3
             portal = httpx.get(ledgers[0]).json()
             assert portal["profile"] == "strict"
             assert portal["dossiers"] == {}
             assert httpx.get(ledgers[1]).json()["clients"] == ["demo"]
+            assert httpx.get(ledgers[2]).json() == {"calls": [], "outcomes": {}}
         finally:
             child.send_signal(signal.SIGINT)
             child.communicate(timeout=10)
     assert child.returncode == 0
     snippet = out.split("(strict profile):\n\n", 1)[1].split("\n# ledgers:", 1)[0]
     config = tomllib.loads(snippet)
-    assert list(config) == ["dvcqg", "clients"]
+    assert list(config) == ["dvcqg", "clients", "identity"]
     assert list(config["dvcqg"]) == ["base_url", "username", "password", "dstcode"]
     (client,) = config["clients"]
     assert list(client) == [
@@ -57,6 +70,10 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     assert client["agencies"] == ["*"]
     assert client["webhook_url"].endswith("/hooks/demo")
     assert client["webhook_secrets"][0].startswith("whsec_")
+    # The snippet is a configuration the gateway accepts as it is.
+    settings = load_settings(**config)
+    assert settings.identity is not None
+    assert settings.identity.population.profile == "lgsp"
 
 
 def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
@@ -64,7 +81,7 @@ def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
     lines: list[str] = []
     for line in child.stdout:
         lines.append(line)
-        if line.startswith("#   curl") and "webhooks" in line:
+        if line.startswith("#   curl") and "population" in line:
             break
     return "".join(lines)
 

@@ -97,10 +97,45 @@ def _webhook_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
     )
 
 
+def _build_population(options: SandboxOptions) -> Simulator:
+    from gateway.sandbox.population import PopulationPeer
+
+    return PopulationPeer()
+
+
+def _population_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    from gateway.sandbox.population import PopulationPeer
+
+    assert isinstance(sim, PopulationPeer)  # noqa: S101 - built by _build_population above
+    config = sim.simulator.config("lgsp", url)
+    secret = config.client_secret.get_secret_value() if config.client_secret else ""
+    return "\n".join(
+        [
+            "[identity.population]",
+            'profile = "lgsp"  # or "soap", with soap_url below',
+            f"base_url = {_q(url)}",
+            f"token_path = {_q(config.token_path)}",
+            f"lookup_path = {_q(config.lookup_path)}",
+            f"soap_url = {_q(config.soap_url or '')}",
+            f"client_id = {_q(config.client_id or '')}",
+            f"client_secret = {_q(secret)}",
+            f"integration_code = {_q(config.integration_code)}",
+            f"service_code = {_q(config.service_code)}",
+        ]
+    )
+
+
 SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("portal", 9100, "DVCQG adapter portal", _build_portal, _portal_snippet),
     SimulatorSpec(
         "webhooks", 9200, "webhook receiver (Standard Webhooks)", _build_webhooks, _webhook_snippet
+    ),
+    SimulatorSpec(
+        "population",
+        9300,
+        "population database (LGSP JSON and SOAP)",
+        _build_population,
+        _population_snippet,
     ),
 ]
 
