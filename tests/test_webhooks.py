@@ -168,3 +168,26 @@ def test_peer_sections_are_validated_and_unknown_peers_refused() -> None:
         load_settings(peers={"nope": {}})
     with pytest.raises(ConfigurationError, match=r"peers\.dvcqg\.breaker\.oops"):
         load_settings(peers={"dvcqg": {**DVCQG, "breaker": {"oops": 1}}})
+
+
+def test_the_example_configs_commented_peer_sections_are_valid() -> None:
+    """Uncommented, the example's [peers.*] block is a configuration the gateway accepts."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "gateway.example.toml").read_text("utf-8")
+    block = text.split("# [peers.dvcqg]\n", 1)[1].split("\n\n", 1)[0]
+    # Uncomment the TOML lines (a table header or "key = value"), not the prose between them.
+    toml_line = re.compile(r"^# (\[[a-z.]+\]|[a-z_]+ = .*)$")
+    lines = ["[peers.dvcqg]"]
+    lines += [m.group(1) for line in block.splitlines() if (m := toml_line.match(line))]
+    config = tomllib.loads("\n".join(lines))
+    settings = load_settings(**config)
+    dvcqg, delivery = settings.peer_config("dvcqg")
+    assert dvcqg is not None
+    assert dvcqg.lookup_param == "mahoso"
+    assert delivery.breaker.reset_seconds == 30
+    webhook, webhook_delivery = settings.peer_config("webhook")
+    assert webhook is not None
+    assert webhook_delivery.concurrency == 2
