@@ -36,7 +36,11 @@ def live() -> dict[str, str]:
 
 @router.get("/health/ready", responses={503: {"description": "a check failed"}})
 def ready(gateway: Gateway) -> Response:
-    """200 when Redis answers and at least one worker pool is alive; else 503 naming the check."""
+    """200 when Redis answers and at least one worker pool is alive; else 503 naming the check.
+
+    ``peers`` gives each peer's circuit (``closed``, ``open``, ``half_open``), consecutive
+    failures and last success as this process saw them.
+    """
     redis_ok = gateway.redis_ok()
     try:
         workers = gateway.live_workers() if redis_ok else 0
@@ -52,6 +56,9 @@ def ready(gateway: Gateway) -> Response:
         "checks": checks,
         "live_workers": workers,
         "failed": failed,
+        # A peer that is down does not make the gateway unready (it still accepts and keeps
+        # work); its breaker, seen from this process, says how delivery to it stands.
+        "peers": gateway.peer_health(),
     }
     return JSONResponse(body, status_code=503 if failed else 200)
 

@@ -30,6 +30,22 @@ def test_ready_200_with_a_worker_heartbeat(api: Any, service: GatewayService) ->
     assert answer.json()["live_workers"] == 1
 
 
+def test_ready_and_metrics_show_an_open_breaker(api: Any, service: GatewayService) -> None:
+    """A peer whose breaker opened is named in /health/ready and in the breaker metric; the
+    gateway itself stays ready (it still accepts and keeps work)."""
+    service.client.set("gw:workers:w1", b"1", px=10_000)
+    breaker = service.breakers["dvcqg"]
+    for _ in range(breaker.config.failure_threshold):
+        breaker.record_failure()
+    answer = api.get("/health/ready")
+    assert answer.status_code == 200
+    peer = answer.json()["peers"]["dvcqg"]
+    assert peer["circuit"] == "open"
+    assert peer["consecutive_failures"] == breaker.config.failure_threshold
+    assert peer["channels"] == ["dvcqg.DongBoHoSoMC", "dvcqg.CapNhatTienDoHoSoMC"]
+    assert 'gateway_peer_breaker_state{peer="dvcqg"} 2.0' in api.get("/metrics").text
+
+
 def test_metrics_text_has_gateway_counters(
     api: Any, make_provincial: Callable[..., dict[str, Any]]
 ) -> None:
