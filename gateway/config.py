@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from gateway.connectors.dvcqg import DvcqgConfig
 from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
+from gateway.evaluations.settings import EvaluationSettings
 from gateway.identity_settings import IdentitySettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.peers import PeerDelivery, split_section
@@ -204,6 +205,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     wire: WireRulesConfig = WireRulesConfig()
     login: LoginThrottleSettings = LoginThrottleSettings()
+    evaluations: EvaluationSettings = EvaluationSettings()
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
     identity: IdentitySettings | None = None

@@ -23,6 +23,7 @@ from gateway.connectors.base import Connector, Entry
 from gateway.connectors.dvcqg import DvcqgConnector, Service, entries
 from gateway.connectors.webhook import EVENT_CHANNEL, Subscriber, WebhookConfig, WebhookConnector
 from gateway.errors import ConfigurationError
+from gateway.evaluations import Evaluations
 from gateway.pipeline.breaker import CircuitBreaker
 from gateway.pipeline.broker import (
     OPERATIONS_QUEUE,
@@ -193,6 +194,9 @@ class GatewayService:
         self.replay_actor = declare_replay_actor(self.broker, self.replayjobs.run)
         self.collector = MetricsCollector(self.outbox, breakers=self.breakers)
         self.workers: WorkerPool | None = None
+        self.evaluations = Evaluations(
+            self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
+        )
 
     @property
     def connector(self) -> Connector:
@@ -260,7 +264,9 @@ class GatewayService:
                 for e, f in zip(items, flags, strict=True)
             ]
         accepted = self.accept_entries(service.value, agency, items, client=client)
-        return [outcome(self.lifecycle, records[a.index], a) for a in accepted]
+        outcomes = [outcome(self.lifecycle, records[a.index], a) for a in accepted]
+        self.evaluations.observe(service, agency, records, outcomes)
+        return outcomes
 
     def accept_entries(
         self, channel_id: str, partition: str, items: Sequence[Entry], *, client: str

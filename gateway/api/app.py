@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import dvcqg_intake, health, identity, native, operations
+from gateway.api import dvcqg_intake, evaluations, health, identity, native, operations
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
 from gateway.api.problems import Problem, problem_response
@@ -51,7 +51,7 @@ def create_app(service: GatewayService) -> FastAPI:
     app.state.service = service
     app.state.metrics_registry = metrics_registry(service)
     app.add_middleware(BodyLimit, max_bytes=service.settings.intake.max_body_bytes)
-    for module in (dvcqg_intake, native, operations, health):
+    for module in (dvcqg_intake, native, operations, evaluations, health):
         app.include_router(module.router)
     identity.install(app, service)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]

@@ -1,0 +1,243 @@
+"""The evaluation record of one dossier, and the pure folds that keep it up to date.
+
+A record gathers what the Decision 766 indicators read from every accepted dossier snapshot
+(``DongBoHoSoMC``), progress step (``CapNhatTienDoHoSoMC``), citizen rating and population
+database look-up of one dossier. Folds take the record as it is and return the next one; they do
+no I/O, so the store can retry them after a concurrent update. Times are ms since the epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.schemas.national import DossierRecord, ProgressRecord
+from gateway.schemas.rating import DossierRating
+from gateway.schemas.wire import wire_local_time
+
+__all__ = [
+    "FINISHED_STATUSES",
+    "EvaluationRecord",
+    "fold_dossier",
+    "fold_idchecks",
+    "fold_rating",
+    "fold_step",
+]
+
+FINISHED_STATUSES = frozenset({"9", "10", "8", "3", "7"})
+"""The first of these ends processing (national-formats.md §5): finished, returned, stopped,
+rejected, withdrawn."""
+_SUPPLEMENT = "5"
+
+
+def _ms(wire: str | None) -> int | None:
+    if not wire:
+        return None
+    return int(wire_local_time(wire).timestamp() * 1000)
+
+
+@dataclass(slots=True)
+class EvaluationRecord:
+    """What the index needs of one dossier. ``None`` means "not known yet", never zero."""
+
+    no: str
+    agency: str
+    procedure: str | None = None
+    channel: str | None = None
+    received_ms: int | None = None
+    due_ms: int | None = None
+    finished_ms: int | None = None
+    finished_status: str | None = None
+    finish_estimated: bool = False
+    status: str | None = None
+    first_step_ms: int | None = None
+    has_dossier: bool = False
+    supplements: list[list[int | None]] = field(default_factory=list)
+    """From the dossier's ``DanhSachHoSoBoSung``: ``[requested, received or None]``."""
+    step_supplements: list[list[int | None]] = field(default_factory=list)
+    """From status-5 steps: ``[step time, time of the next step or None]``."""
+    online_payment: str | None = None
+    fee_total: int = 0
+    fee_records: int = 0
+    digitised_flag: str | None = None
+    docs: int = 0
+    docs_digitised: int = 0
+    docs_reused: int = 0
+    docs_from_store: int = 0
+    results: int = 0
+    result_links: int = 0
+    vneid: bool = False
+    db_codes: list[str] = field(default_factory=list)
+    idchecks: dict[str, int] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    rating_ms: int | None = None
+    verdict: str | None = None
+    answers: dict[str, str] = field(default_factory=dict)
+    updated_ms: int = 0
+
+    # -- derived -----------------------------------------------------------------------------
+
+    def supplement_periods(self) -> list[list[int | None]]:
+        """The supplement waits: the dossier's own list when it has one, else its steps'."""
+        return self.supplements if self.supplements else self.step_supplements
+
+    @property
+    def supplement_count(self) -> int:
+        """How many supplement requests the dossier had (the larger of the two sources)."""
+        return max(len(self.supplements), len(self.step_supplements))
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def to_json(self) -> bytes:
+        """The stored form (every field, by name)."""
+        return orjson.dumps({f.name: getattr(self, f.name) for f in _FIELDS})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> EvaluationRecord:
+        """A record from its stored form; fields it does not know are ignored (newer writers)."""
+        data: dict[str, Any] = orjson.loads(raw)
+        return cls(**{k: v for k, v in data.items() if k in _NAMES})
+
+    def copy(self) -> EvaluationRecord:
+        """A deep-enough copy: lists and dicts are new, so a fold never edits its input."""
+        return EvaluationRecord.from_json(self.to_json())
+
+
+_FIELDS = dataclasses.fields(EvaluationRecord)
+_NAMES = frozenset(f.name for f in _FIELDS)
+
+
+def _add_flags(rec: EvaluationRecord, flags: Iterable[str]) -> None:
+    for flag in flags:
+        if flag and flag not in rec.flags:
+            rec.flags.append(flag)
+
+
+def _finish(rec: EvaluationRecord, at: int | None, status: str, *, estimated: bool) -> None:
+    # The first end of processing counts; a later re-sync (9 → 4 → 10) does not move it.
+    if at is None:
+        return
+    if rec.finished_ms is None or at < rec.finished_ms:
+        rec.finished_ms = at
+        rec.finished_status = status
+        rec.finish_estimated = estimated
+
+
+def _track_status(rec: EvaluationRecord, status: str) -> None:
+    if rec.status in FINISHED_STATUSES and status not in FINISHED_STATUSES:
+        _add_flags(rec, ["reopened"])
+    rec.status = status
+
+
+def fold_dossier(
+    rec: EvaluationRecord,
+    d: DossierRecord,
+    *,
+    agency: str,
+    accepted_ms: int,
+    flags: Iterable[str] = (),
+) -> EvaluationRecord:
+    """The record after dossier snapshot ``d`` (accepted at ``accepted_ms`` under ``agency``)."""
+    out = rec.copy()
+    out.agency = agency
+    out.has_dossier = True
+    out.procedure = d.procedure_code
+    out.channel = d.channel.value
+    out.received_ms = _ms(d.received_at)
+    # NgayHenTra is "" for procedures without a due date (national-formats.md §2.2).
+    out.due_ms = _ms(getattr(d, "due_at", None) or None)
+    status = d.status.value
+    _track_status(out, status)
+    if status in FINISHED_STATUSES or d.finished_at:
+        end_status = status if status in FINISHED_STATUSES else "9"
+        if status == "3":
+            at = _ms(d.rejected_at) or _ms(d.finished_at)
+        else:
+            at = _ms(d.finished_at) or _ms(d.returned_at)
+        # Statuses 7 and 8 carry no end date: the acceptance time bounds it from above.
+        _finish(out, at if at is not None else accepted_ms, end_status, estimated=at is None)
+    out.supplements = [[_ms(s.requested_at), _ms(s.received_at)] for s in d.supplements]
+    out.online_payment = d.online_payment.value if d.online_payment is not None else None
+    out.fee_records = len(d.fees)
+    out.fee_total = sum(int(f.amount) for f in d.fees)
+    out.digitised_flag = (
+        d.has_digitised_components.value if d.has_digitised_components is not None else None
+    )
+    docs = [doc for doc in d.documents if not doc.deleted]
+    out.docs = len(docs)
+    out.docs_digitised = sum(1 for doc in docs if doc.digitised)
+    out.docs_reused = sum(1 for doc in docs if doc.reused is not None and doc.reused.value != "0")
+    out.docs_from_store = sum(1 for doc in docs if doc.from_national_store)
+    out.results = len(d.results)
+    out.result_links = sum(1 for r in d.results if r.url)
+    out.vneid = bool(d.vneid_verified)
+    out.db_codes = sorted({c.code for c in d.connected_databases})
+    _add_flags(out, flags)
+    out.updated_ms = accepted_ms
+    return out
+
+
+def fold_step(
+    rec: EvaluationRecord,
+    s: ProgressRecord,
+    *,
+    agency: str,
+    accepted_ms: int,
+    flags: Iterable[str] = (),
+) -> EvaluationRecord:
+    """The record after progress step ``s``. Steps of a dossier arrive in time order."""
+    out = rec.copy()
+    if not out.has_dossier:
+        out.agency = agency
+    at = _ms(s.handled_at)
+    if at is not None and (out.first_step_ms is None or at < out.first_step_ms):
+        out.first_step_ms = at
+    status = s.status.value
+    open_wait = out.step_supplements[-1] if out.step_supplements else None
+    if open_wait is not None and open_wait[1] is None and status != _SUPPLEMENT:
+        open_wait[1] = at
+    if status == _SUPPLEMENT and (open_wait is None or open_wait[1] is not None):
+        out.step_supplements.append([at, None])
+    _track_status(out, status)
+    if status in FINISHED_STATUSES:
+        _finish(out, at, status, estimated=False)
+    _add_flags(out, flags)
+    out.updated_ms = accepted_ms
+    return out
+
+
+def fold_rating(rec: EvaluationRecord, r: DossierRating, *, accepted_ms: int) -> EvaluationRecord:
+    """The record with rating ``r``, unless it already holds a newer one (then unchanged)."""
+    at = int(r.rated_at.timestamp() * 1000)
+    if rec.rating_ms is not None and at < rec.rating_ms:
+        return rec
+    out = rec.copy()
+    out.rating_ms = at
+    out.verdict = r.verdict
+    out.answers = {a.criterion: a.answer for a in r.answers}
+    out.updated_ms = accepted_ms
+    return out
+
+
+def fold_idchecks(
+    rec: EvaluationRecord, entries: Iterable[Mapping[str, Any]], *, accepted_ms: int
+) -> EvaluationRecord:
+    """The record with its population-database look-ups recounted from ``entries``.
+
+    Entries are the JSON objects of ``<ns>:idchecks:<MaHoSo>``; unreadable ones are skipped.
+    """
+    counts: dict[str, int] = {}
+    for entry in entries:
+        outcome = entry.get("outcome")
+        if isinstance(outcome, str):
+            counts[outcome] = counts.get(outcome, 0) + 1
+    if counts == rec.idchecks:
+        return rec
+    out = rec.copy()
+    out.idchecks = counts
+    out.updated_ms = accepted_ms
+    return out
