@@ -80,6 +80,10 @@ class _Tally:
     why: list[Explanation] = field(default_factory=list)
 
 
+def _by_dossier(e: Explanation) -> str:
+    return e.dossier_no
+
+
 def _days(x: float) -> str:
     n = math.ceil(x - 1e-9)
     return f"{n} working day{'s' if n != 1 else ''}"
@@ -379,7 +383,7 @@ class Scorer:
             groups[rule.group] += points
             total += points
             max_total += rule.max_points
-        why = tuple(t[explain].why) if explain is not None else ()
+        why = tuple(sorted(t[explain].why, key=_by_dossier)) if explain is not None else ()
         return Scorecard(
             agency=agency,
             period=period.label,

@@ -18,6 +18,8 @@ seen every change up to N, and a dossier appears once per version.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -53,7 +55,7 @@ end
 return out
 """
 
-_MAX_TRIES = 50
+_MAX_TRIES = 100
 
 
 def _text(value: bytes | str) -> str:
@@ -98,9 +100,12 @@ class EvaluationStore:
         for i, u in enumerate(updates):
             by_no.setdefault(u.no, []).append(i)
         pending = list(by_no)
-        for _ in range(_MAX_TRIES):
+        for attempt in range(_MAX_TRIES):
             if not pending:
                 return result
+            if attempt:
+                # Lost a race: back off a little (full jitter) so hot dossiers do not livelock.
+                time.sleep(random.uniform(0, 0.0005 * 2 ** min(attempt, 6)))  # noqa: S311
             pipe = self.client.pipeline(transaction=False)
             for no in pending:
                 pipe.hmget(self._key(no), "v", "body")

@@ -1,0 +1,105 @@
+"""The intake hook: what GatewayService.accept hands to the evaluations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import redis
+
+from gateway.config import Settings
+from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.pipeline.outbox import Service
+from gateway.schemas.codes import DossierStatus as S
+from gateway.schemas.lifecycle import Lifecycle
+from gateway.service import GatewayService
+from gateway.testing.fake_portal import FakePortal
+from gateway.testing.records import national_dossier, national_step
+
+AGENCY = "000.00.01.H22"
+NO = f"{AGENCY}-261005-0001"
+
+
+@pytest.fixture
+def gateway(redis_client: redis.Redis) -> Iterator[GatewayService]:
+    """A gateway whose life cycle lets a finished dossier be re-opened (9 → 4 → 10), as real
+    senders re-sync."""
+    portal = FakePortal()
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    base = Lifecycle().transitions
+    lifecycle = Lifecycle(
+        transitions={
+            **base,
+            S.FINISHED: base[S.FINISHED] | {S.PROCESSING},
+            S.PROCESSING: base[S.PROCESSING] | {S.RETURNED},
+        }
+    )
+    g = GatewayService(Settings(), redis_client, connector, lifecycle=lifecycle)
+    yield g
+    g.close()
+
+
+def test_accepted_dossier_and_steps_fold_in(gateway: GatewayService) -> None:
+    """A dossier and its steps (supplement requested, then resumed) build the record."""
+    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "2")], client="prov")
+    steps = [national_step("20250105090000", "4", NO), national_step("20250103090000", "5", NO)]
+    gateway.accept(Service.PROGRESS, AGENCY, steps, client="prov")
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert rec.has_dossier
+    assert (rec.channel, rec.status) == ("2", "4")
+    assert rec.supplement_count == 1
+    assert rec.step_supplements[0][1] is not None  # closed by the later step, sorted by time
+
+
+def test_duplicates_and_refusals_change_nothing(gateway: GatewayService) -> None:
+    """A duplicate record takes no new feed position; a refused one is not folded in."""
+    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "10")], client="prov")
+    before = gateway.evaluations.store.high_water()
+    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "10")], client="prov")
+    [refused] = gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "1")], client="prov")
+    assert refused.refused_rule == "status_transition"
+    assert gateway.evaluations.store.high_water() == before
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert rec.status == "10"
+
+
+def test_resync_9_4_10_is_flagged_and_keeps_the_first_finish(gateway: GatewayService) -> None:
+    """Through the intake: 9 then 4 then 10 flags "reopened"; the finish stays at the first 9."""
+    first = national_dossier(NO, "9", NgayKetThucXuLy="20250105090000")
+    gateway.accept(Service.DOSSIER, AGENCY, [first], client="prov")
+    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "4")], client="prov")
+    last = national_dossier(NO, "10", NgayKetThucXuLy="20250120090000")
+    gateway.accept(Service.DOSSIER, AGENCY, [last], client="prov")
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert rec.flags == ["reopened"]
+    assert (rec.finished_status, rec.status) == ("9", "10")
+
+
+def test_intake_flags_and_identity_lookups_are_read(
+    gateway: GatewayService, redis_client: redis.Redis
+) -> None:
+    """Flags on the stored record (issue 7) and the dossier's look-ups (issue 8) are folded in."""
+    redis_client.rpush(
+        f"gw:idchecks:{NO}",
+        orjson.dumps({"at": 1, "outcome": "match", "profile": "p", "client": "c"}),
+        b"not json",
+    )
+    records = [national_dossier(NO, "2")]
+    outcomes = gateway.outbox.accept(Service.DOSSIER, AGENCY, records, client="prov")
+    redis_client.hset(f"gw:rec:{outcomes[0].delivery_id}", "flags", "owner_id_mismatch,late_sync")
+    gateway.evaluations.observe(Service.DOSSIER, AGENCY, records, outcomes)
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert rec.flags == ["owner_id_mismatch", "late_sync"]
+    assert rec.idchecks == {"match": 1}
+    redis_client.rpush(f"gw:idchecks:{NO}", orjson.dumps({"at": 2, "outcome": "mismatch"}))
+    assert gateway.evaluations.refresh_idchecks(NO) is not None
+    again = gateway.evaluations.store.get(NO)
+    assert again is not None
+    assert again.idchecks == {"match": 1, "mismatch": 1}
