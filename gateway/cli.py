@@ -457,6 +457,38 @@ def dl_audit(config_path: Path | None, count: int) -> None:
         service.close()
 
 
+# -- evaluations (Decision 766) ---------------------------------------------------------------
+
+
+@main.command()
+@_CONFIG
+@click.option("--agency", required=True, help="Agency code (madonvi); agencies below it count.")
+@click.option("--period", required=True, help="2026-10 (month), 2026-Q4 (quarter) or 2026 (year).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--explain", help="An indicator id: list the dossiers that cost its points.")
+@click.option("--reported", type=click.IntRange(min=0), help="Dossiers the agency reports.")
+def score(
+    config_path: Path | None,
+    agency: str,
+    period: str,
+    fmt: str,
+    explain: str | None,
+    reported: int | None,
+) -> None:
+    """Print an agency's Decision 766 indicators for a period (exit 2 on a bad argument)."""
+    from gateway.evaluations.report import render_json, render_table
+
+    service = _service(config_path, embedded_workers=False)
+    try:
+        card = service.evaluations.scorecard(agency, period, reported=reported, explain=explain)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    finally:
+        service.close()
+    click.echo(render_json(card) if fmt == "json" else render_table(card, explain=explain))
+
+
 if __name__ == "__main__":  # pragma: no cover - `python -m gateway.cli`
     main()
 
