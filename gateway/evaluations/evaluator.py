@@ -106,18 +106,11 @@ class Evaluations:
         # Steps of one dossier must fold in time order, as the outbox accepted them.
         fresh.sort(key=lambda p: p[0].handled_at if isinstance(p[0], ProgressRecord) else "")
         nos = sorted({rec.dossier_no for rec, _ in fresh})
-        pipe = self._client.pipeline(transaction=False)
-        for _, rid in fresh:
-            pipe.hget(f"{self._ns}:rec:{rid}", "flags")
-        for no in nos:
-            pipe.lrange(f"{self._ns}:idchecks:{no}", 0, -1)
-        answers = pipe.execute()
-        flags = answers[: len(fresh)]
-        checks = dict(zip(nos, answers[len(fresh) :], strict=True))
+        checks, flags = self.store.read_batch(nos, [rid for _, rid in fresh])
         now = self.now_ms()
         updates: list[Update] = []
         for (rec, _), raw_flags in zip(fresh, flags, strict=True):
-            names = [f for f in (raw_flags or b"").decode().split(",") if f]
+            names = [f for f in raw_flags.split(",") if f]
             updates.append(Update(rec.dossier_no, agency, _record_fold(rec, agency, now, names)))
         for no in nos:
             entries = _idcheck_entries(checks[no])

@@ -104,7 +104,15 @@ class EvaluationRecord:
 
     def copy(self) -> EvaluationRecord:
         """A deep-enough copy: lists and dicts are new, so a fold never edits its input."""
-        return EvaluationRecord.from_json(self.to_json())
+        return dataclasses.replace(
+            self,
+            supplements=[list(p) for p in self.supplements],
+            step_supplements=[list(p) for p in self.step_supplements],
+            db_codes=list(self.db_codes),
+            idchecks=dict(self.idchecks),
+            flags=list(self.flags),
+            answers=dict(self.answers),
+        )
 
 
 _FIELDS = dataclasses.fields(EvaluationRecord)

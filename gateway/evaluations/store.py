@@ -1,6 +1,7 @@
 """Evaluation records in Redis, updated atomically, with a change feed.
 
-Keys (``ns`` is ``Settings.namespace``):
+Keys (``ns`` is ``Settings.namespace``; the scripts build key names from ARGV like the outbox
+scripts do, which is fine on one Redis, not on a cluster):
 
     ns:eval:d:<MaHoSo>     hash: v (version), seq (feed position), body (record JSON)
     ns:eval:seq            counter: the last feed position handed out
@@ -31,19 +32,49 @@ __all__ = ["EvaluationStore", "Update"]
 
 Fold = Callable[[EvaluationRecord], EvaluationRecord]
 
+# Compare-and-set of many records in one call: ARGV = ns, then (MaHoSo, expected version,
+# agency, body) per record; per record the new feed position, or -1 when its version moved on.
 _PUT = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return -1 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'v', v + 1, 'seq', seq, 'body', ARGV[2])
-redis.call('ZADD', KEYS[3], seq, ARGV[3])
-redis.call('SADD', KEYS[4], ARGV[3])
-redis.call('SADD', KEYS[5], ARGV[4])
-return seq
+local ns = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 4 do
+  local no, agency = ARGV[i], ARGV[i + 2]
+  local key = ns .. ':eval:d:' .. no
+  local v = tonumber(redis.call('HGET', key, 'v') or '0')
+  if v ~= tonumber(ARGV[i + 1]) then
+    out[#out + 1] = -1
+  else
+    local seq = redis.call('INCR', ns .. ':eval:seq')
+    redis.call('HSET', key, 'v', v + 1, 'seq', seq, 'body', ARGV[i + 3])
+    redis.call('ZADD', ns .. ':eval:feed', seq, no)
+    redis.call('SADD', ns .. ':eval:ag:' .. agency, no)
+    redis.call('SADD', ns .. ':eval:agencies', agency)
+    out[#out + 1] = seq
+  end
+end
+return out
+"""
+
+# Everything an intake batch's fold needs, in one call: ARGV = ns, the number of dossiers, the
+# MaHoSo values, then the delivery ids. Per dossier {version, body, look-ups}; per delivery
+# its intake flags.
+_READ = """
+local ns, n = ARGV[1], tonumber(ARGV[2])
+local out = {}
+for i = 3, 2 + n do
+  local no = ARGV[i]
+  local h = redis.call('HMGET', ns .. ':eval:d:' .. no, 'v', 'body')
+  out[#out + 1] = h[1] or ''
+  out[#out + 1] = h[2] or ''
+  out[#out + 1] = redis.call('LRANGE', ns .. ':idchecks:' .. no, 0, -1)
+end
+for i = 3 + n, #ARGV do
+  out[#out + 1] = redis.call('HGET', ns .. ':rec:' .. ARGV[i], 'flags') or ''
+end
+return out
 """
 
 # The page and its bodies in one atomic read, so each body is exactly the version at its position.
-# Key names are built from ARGV (like the outbox scripts): fine on one Redis, not on a cluster.
 _FEED = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
 local out = {}
@@ -78,6 +109,7 @@ class EvaluationStore:
         self.client = client
         self.ns = namespace
         self._put = client.register_script(_PUT)
+        self._read_script = client.register_script(_READ)
         self._feed = client.register_script(_FEED)
 
     def _key(self, no: str) -> str:
@@ -91,7 +123,7 @@ class EvaluationStore:
     def apply(self, updates: Sequence[Update]) -> list[int | None]:
         """Apply each fold atomically; per update the new feed position (None: nothing changed).
 
-        Updates of one dossier apply in order. Reads and writes are pipelined; an update that
+        Updates of one dossier apply in order. One script call reads, one writes; an update that
         lost a race with another writer is read and folded again.
         """
         result: list[int | None] = [None] * len(updates)
@@ -106,51 +138,48 @@ class EvaluationStore:
             if attempt:
                 # Lost a race: back off a little (full jitter) so hot dossiers do not livelock.
                 time.sleep(random.uniform(0, 0.0005 * 2 ** min(attempt, 6)))  # noqa: S311
-            pipe = self.client.pipeline(transaction=False)
-            for no in pending:
-                pipe.hmget(self._key(no), "v", "body")
-            current = pipe.execute()
-            writes: list[tuple[str, bytes | None]] = []
-            pipe = self.client.pipeline(transaction=False)
+            current = self._read(pending)
+            args: list[str | int | bytes] = [self.ns]
+            written: list[str] = []
             for no, (v, body) in zip(pending, current, strict=True):
                 first = updates[by_no[no][0]]
                 old = (
                     EvaluationRecord.from_json(body)
-                    if body is not None
+                    if body
                     else EvaluationRecord(no=no, agency=first.agency)
                 )
                 new = old
                 for i in by_no[no]:
                     new = updates[i].fold(new)
                 if new is old:
-                    writes.append((no, None))
                     continue
-                writes.append((no, b"x"))
-                self._put(
-                    keys=[
-                        self._key(no),
-                        f"{self.ns}:eval:seq",
-                        f"{self.ns}:eval:feed",
-                        f"{self.ns}:eval:ag:{new.agency}",
-                        f"{self.ns}:eval:agencies",
-                    ],
-                    args=[int(v or 0), new.to_json(), no, new.agency],
-                    client=pipe,
-                )
-            answers = iter(pipe.execute())
+                written.append(no)
+                args += [no, int(v or 0), new.agency, new.to_json()]
             retry: list[str] = []
-            for no, marker in writes:
-                if marker is None:
-                    continue
-                seq = int(next(answers))
-                if seq < 0:
-                    retry.append(no)
-                else:
-                    result[by_no[no][-1]] = seq
+            if written:
+                for no, seq in zip(written, self._put(args=args), strict=True):
+                    if int(seq) < 0:
+                        retry.append(no)
+                    else:
+                        result[by_no[no][-1]] = int(seq)
             pending = retry
         raise redis.RedisError(
             f"evaluation update of {pending[0]} lost {_MAX_TRIES} races in a row"
         )
+
+    def _read(self, nos: Sequence[str]) -> list[tuple[bytes | None, bytes | None]]:
+        raw = self._read_script(args=[self.ns, len(nos), *nos])
+        return [(raw[i] or None, raw[i + 1] or None) for i in range(0, 3 * len(nos), 3)]
+
+    def read_batch(
+        self, nos: Sequence[str], delivery_ids: Sequence[str]
+    ) -> tuple[dict[str, list[bytes]], list[str]]:
+        """For an intake batch, in one call: each dossier's identity look-ups
+        (``ns:idchecks:<MaHoSo>``) and each delivery's intake flags (``ns:rec:<id>`` ``flags``)."""
+        raw = self._read_script(args=[self.ns, len(nos), *nos, *delivery_ids])
+        checks = {no: list(raw[3 * i + 2]) for i, no in enumerate(nos)}
+        flags = [_text(f) for f in raw[3 * len(nos) :]]
+        return checks, flags
 
     def update(self, no: str, agency: str, fold: Fold) -> int | None:
         """Apply one fold to dossier ``no`` atomically; the new feed position, or None."""
