@@ -31,7 +31,7 @@ import redis
 
 from gateway.api import create_app
 from gateway.config import ClientConfig, Settings
-from gateway.connectors.dvcqg import DvcqgConnector
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.evaluations import (
     EvaluationRecord,
     EvaluationSettings,
@@ -39,7 +39,6 @@ from gateway.evaluations import (
     Scorer,
     parse_period,
 )
-from gateway.pipeline.outbox import Service
 from gateway.runtime import RedisServer
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal

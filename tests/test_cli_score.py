@@ -12,8 +12,7 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.config import Settings
-from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.outbox import Service
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import national_dossier

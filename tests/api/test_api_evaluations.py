@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from gateway.config import ClientConfig, IntakeSettings, Settings
+from gateway.connectors.dvcqg import Service
 from gateway.evaluations import EvaluationSettings, ProcedureRule
-from gateway.pipeline.outbox import Service
 from gateway.service import GatewayService
 from gateway.testing.records import national_dossier
 

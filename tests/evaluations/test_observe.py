@@ -9,8 +9,7 @@ import pytest
 import redis
 
 from gateway.config import Settings
-from gateway.connectors.dvcqg import DvcqgConnector
-from gateway.pipeline.outbox import Service
+from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.schemas.codes import DossierStatus as S
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.service import GatewayService
@@ -84,16 +83,15 @@ def test_resync_9_4_10_is_flagged_and_keeps_the_first_finish(gateway: GatewaySer
 def test_intake_flags_and_identity_lookups_are_read(
     gateway: GatewayService, redis_client: redis.Redis
 ) -> None:
-    """Flags on the stored record (issue 7) and the dossier's look-ups (issue 8) are folded in."""
+    """The intake's flags (stored on the record) and the dossier's look-ups are folded in."""
     redis_client.rpush(
         f"gw:idchecks:{NO}",
         orjson.dumps({"at": 1, "outcome": "match", "profile": "p", "client": "c"}),
         b"not json",
     )
     records = [national_dossier(NO, "2")]
-    outcomes = gateway.outbox.accept(Service.DOSSIER, AGENCY, records, client="prov")
-    redis_client.hset(f"gw:rec:{outcomes[0].delivery_id}", "flags", "owner_id_mismatch,late_sync")
-    gateway.evaluations.observe(Service.DOSSIER, AGENCY, records, outcomes)
+    flags = [["owner_id_mismatch", "late_sync"]]
+    gateway.accept(Service.DOSSIER, AGENCY, records, client="prov", flags=flags)
     rec = gateway.evaluations.store.get(NO)
     assert rec is not None
     assert rec.flags == ["owner_id_mismatch", "late_sync"]
