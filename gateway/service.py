@@ -327,6 +327,7 @@ class GatewayService:
             heartbeat=self._heartbeat,
         )
         self.workers.start()
+        self.evaluations.start()
         return self.workers
 
     def _heartbeat(self, worker_id: str, ttl: float) -> None:
@@ -358,6 +359,7 @@ class GatewayService:
 
     def close(self) -> None:
         """Stop workers, close the connectors and Redis (stopping an embedded server)."""
+        self.evaluations.stop()
         if self.workers is not None:
             self.workers.stop()
             self.workers = None

@@ -116,8 +116,8 @@ def get_indicators(
     reported: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     """The indicators of ``agency`` (and the agencies below it) for ``period``."""
-    high = gateway.evaluations.store.high_water()
     card = _card(gateway, agency, period, reported, None)
+    high = gateway.evaluations.store.high_water()
     return _etagged(request, orjson.dumps(scorecard_json(card, high_water=high)))
 
 

@@ -8,6 +8,8 @@ records are stored); ratings and population-database look-ups come in through :m
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
@@ -20,10 +22,10 @@ from gateway.evaluations.indicators import Scorecard, Scorer
 from gateway.evaluations.periods import parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
-    fold_dossier,
+    fold_dossier_wire,
     fold_idchecks,
     fold_rating,
-    fold_step,
+    fold_step_wire,
 )
 from gateway.evaluations.settings import EvaluationSettings
 from gateway.evaluations.store import EvaluationStore, Update
@@ -78,6 +80,9 @@ class Evaluations:
         self._client = client
         self._ns = namespace
         self._clock = clock
+        self._token = secrets.token_hex(8)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def now_ms(self) -> int:
         """The current time in ms, from the injected clock."""
@@ -92,33 +97,96 @@ class Evaluations:
         records: Sequence[DossierRecord] | Sequence[ProgressRecord],
         outcomes: Sequence[Outcome],
     ) -> None:
-        """Fold every newly accepted record (not refusals, not duplicates) into its dossier's
-        evaluation record, with the intake's flags and the dossier's identity look-ups."""
+        """Note every newly accepted record (not refusals, not duplicates) for the evaluations.
+
+        The intake pays one Redis command per batch: the records' item ids go to the inbox, and
+        :meth:`drain` (a background thread, or any reader first) folds them in later, with the
+        intake's flags and the dossier's identity look-ups.
+        """
         if not self.settings.enabled:
             return
-        fresh = [
-            (records[o.index], o.delivery_id)
-            for o in sorted(outcomes, key=lambda o: o.index)
-            if o.accepted and not o.duplicate and o.delivery_id is not None
-        ]
-        if not fresh:
-            return
-        # Steps of one dossier must fold in time order, as the outbox accepted them.
-        fresh.sort(key=lambda p: p[0].handled_at if isinstance(p[0], ProgressRecord) else "")
-        nos = sorted({rec.dossier_no for rec, _ in fresh})
-        checks, flags = self.store.read_batch(nos, [rid for _, rid in fresh])
+        self.store.enqueue(
+            [
+                o.delivery_id
+                for o in outcomes
+                if o.accepted and not o.duplicate and o.delivery_id is not None
+            ]
+        )
+
+    def drain(self, *, batch: int = 1000, max_batches: int | None = None) -> int:
+        """Fold waiting intake items into their evaluation records; how many were taken.
+
+        One process drains at a time (a lease in Redis); another caller returns 0 at once.
+        Items fold in id order (the order the intake accepted them). A drain cut short (a
+        crash) leaves its items in the inbox; the next one skips those already folded.
+        """
+        if not self.store.lock(self._token, _LEASE_MS):
+            return 0
+        taken = 0
+        try:
+            rounds = 0
+            while max_batches is None or rounds < max_batches:
+                ids = self.store.inbox(batch)
+                if not ids:
+                    break
+                self._fold_items(ids)
+                if not self.store.inbox_done(self._token, len(ids)):
+                    break  # the lease lapsed: whoever holds it now trims these
+                self.store.lock(self._token, _LEASE_MS)
+                taken += len(ids)
+                rounds += 1
+        finally:
+            self.store.unlock(self._token)
+        return taken
+
+    def _fold_items(self, ids: Sequence[str]) -> None:
         now = self.now_ms()
         updates: list[Update] = []
-        for (rec, _), raw_flags in zip(fresh, flags, strict=True):
-            names = [f for f in raw_flags.split(",") if f]
-            updates.append(Update(rec.dossier_no, agency, _record_fold(rec, agency, now, names)))
-        for no in nos:
-            entries = _idcheck_entries(checks[no])
+        checks: dict[str, tuple[str, list[bytes]]] = {}
+        # Zero-padded ids: string order is acceptance order.
+        pairs = zip(ids, self.store.items(ids), strict=True)
+        for item_id, item in sorted(pairs, key=lambda p: p[0]):
+            kind = item.channel.rsplit(".", 1)[-1]
+            if kind not in _FOLDS or not item.body or not item.dossier_no:
+                continue
+            wire = orjson.loads(item.body)
+            if not isinstance(wire, dict):
+                continue
+            no, agency = item.dossier_no, item.agency
+            flags = [f for f in item.flags.split(",") if f]
+            updates.append(Update(no, agency, _item_fold(kind, wire, item_id, agency, now, flags)))
+            checks[no] = (agency, item.idchecks)
+        for no, (agency, raw) in sorted(checks.items()):
+            entries = _idcheck_entries(raw)
             if entries:
                 updates.append(
                     Update(no, agency, partial(_with_idchecks, entries=entries, accepted_ms=now))
                 )
         self.store.apply(updates)
+
+    def start(self) -> None:
+        """Drain in a background thread every ``drain_interval_seconds`` until :meth:`stop`."""
+        if self._thread is not None or not self.settings.enabled:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="evaluations-drain", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background drain (after its current batch)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.drain_interval_seconds):
+            try:
+                while self.drain(max_batches=10) and not self._stop.is_set():
+                    pass
+            except redis.RedisError as exc:
+                # Items stay in the inbox; the next round takes them. No record data logged.
+                log.warning("evaluations drain failed (%s); will retry", type(exc).__name__)
 
     def rate(self, rating: DossierRating) -> tuple[bool, int | None]:
         """Store a citizen's rating; ``(applied, feed position)``. An older rating than the one
@@ -159,6 +227,7 @@ class Evaluations:
         ValueError for a malformed period or an unknown indicator in ``explain``.
         """
         p = parse_period(period)
+        self.drain()
         return self.scorer.score(
             self.store.records(self.subtree(agency)),
             agency=agency,
@@ -171,20 +240,31 @@ class Evaluations:
     def feed_page(self, cursor: str | None, limit: int) -> FeedPage:
         """One page of the change feed after ``cursor`` (ValueError for a foreign cursor)."""
         after = decode_cursor(cursor)
+        self.drain()
         limit = max(1, min(limit, self.settings.feed_page_max))
         items = self.store.feed(after, limit)
         last = items[-1][0] if items else after
         return FeedPage(items, encode_cursor(last), has_more=len(items) == limit)
 
 
-def _record_fold(
-    rec: DossierRecord | ProgressRecord, agency: str, now: int, flags: list[str]
+_FOLDS = {"DongBoHoSoMC": fold_dossier_wire, "CapNhatTienDoHoSoMC": fold_step_wire}
+_RECENT = 32
+_LEASE_MS = 30_000
+
+
+def _item_fold(
+    kind: str, wire: dict[str, Any], item_id: str, agency: str, now: int, flags: list[str]
 ) -> Callable[[EvaluationRecord], EvaluationRecord]:
-    if isinstance(rec, DossierRecord):
-        d = rec
-        return lambda e: fold_dossier(e, d, agency=agency, accepted_ms=now, flags=flags)
-    s = rec
-    return lambda e: fold_step(e, s, agency=agency, accepted_ms=now, flags=flags)
+    fold = _FOLDS[kind]
+
+    def apply(e: EvaluationRecord) -> EvaluationRecord:
+        if item_id in e.recent_items:
+            return e
+        out = fold(e, wire, agency=agency or e.agency, accepted_ms=now, flags=flags)
+        out.recent_items = [*out.recent_items[-(_RECENT - 1) :], item_id]
+        return out
+
+    return apply
 
 
 def _with_rating(

@@ -23,9 +23,11 @@ __all__ = [
     "FINISHED_STATUSES",
     "EvaluationRecord",
     "fold_dossier",
+    "fold_dossier_wire",
     "fold_idchecks",
     "fold_rating",
     "fold_step",
+    "fold_step_wire",
 ]
 
 FINISHED_STATUSES = frozenset({"9", "10", "8", "3", "7"})
@@ -34,10 +36,13 @@ rejected, withdrawn."""
 _SUPPLEMENT = "5"
 
 
-def _ms(wire: str | None) -> int | None:
-    if not wire:
+def _ms(wire: Any) -> int | None:
+    if not wire or not isinstance(wire, str):
         return None
-    return int(wire_local_time(wire).timestamp() * 1000)
+    try:
+        return int(wire_local_time(wire).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)
@@ -78,6 +83,8 @@ class EvaluationRecord:
     verdict: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
     updated_ms: int = 0
+    recent_items: list[str] = field(default_factory=list)
+    """The last intake items folded in (ids), so a drain repeated after a crash folds none twice."""
 
     # -- derived -----------------------------------------------------------------------------
 
@@ -93,8 +100,8 @@ class EvaluationRecord:
     # -- storage -----------------------------------------------------------------------------
 
     def to_json(self) -> bytes:
-        """The stored form (every field, by name)."""
-        return orjson.dumps({f.name: getattr(self, f.name) for f in _FIELDS})
+        """The stored form (every field, by name; orjson serialises dataclasses natively)."""
+        return orjson.dumps(self)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> EvaluationRecord:
@@ -104,19 +111,22 @@ class EvaluationRecord:
 
     def copy(self) -> EvaluationRecord:
         """A deep-enough copy: lists and dicts are new, so a fold never edits its input."""
-        return dataclasses.replace(
-            self,
-            supplements=[list(p) for p in self.supplements],
-            step_supplements=[list(p) for p in self.step_supplements],
-            db_codes=list(self.db_codes),
-            idchecks=dict(self.idchecks),
-            flags=list(self.flags),
-            answers=dict(self.answers),
-        )
+        new = object.__new__(EvaluationRecord)
+        for name in _NAMES_ORDERED:
+            setattr(new, name, getattr(self, name))
+        new.supplements = [list(p) for p in self.supplements]
+        new.step_supplements = [list(p) for p in self.step_supplements]
+        new.db_codes = list(self.db_codes)
+        new.idchecks = dict(self.idchecks)
+        new.flags = list(self.flags)
+        new.answers = dict(self.answers)
+        new.recent_items = list(self.recent_items)
+        return new
 
 
 _FIELDS = dataclasses.fields(EvaluationRecord)
 _NAMES = frozenset(f.name for f in _FIELDS)
+_NAMES_ORDERED = tuple(f.name for f in _FIELDS)
 
 
 def _add_flags(rec: EvaluationRecord, flags: Iterable[str]) -> None:
@@ -150,43 +160,7 @@ def fold_dossier(
     flags: Iterable[str] = (),
 ) -> EvaluationRecord:
     """The record after dossier snapshot ``d`` (accepted at ``accepted_ms`` under ``agency``)."""
-    out = rec.copy()
-    out.agency = agency
-    out.has_dossier = True
-    out.procedure = d.procedure_code
-    out.channel = d.channel.value
-    out.received_ms = _ms(d.received_at)
-    # NgayHenTra is "" for procedures without a due date (national-formats.md §2.2).
-    out.due_ms = _ms(getattr(d, "due_at", None) or None)
-    status = d.status.value
-    _track_status(out, status)
-    if status in FINISHED_STATUSES or d.finished_at:
-        end_status = status if status in FINISHED_STATUSES else "9"
-        if status == "3":
-            at = _ms(d.rejected_at) or _ms(d.finished_at)
-        else:
-            at = _ms(d.finished_at) or _ms(d.returned_at)
-        # Statuses 7 and 8 carry no end date: the acceptance time bounds it from above.
-        _finish(out, at if at is not None else accepted_ms, end_status, estimated=at is None)
-    out.supplements = [[_ms(s.requested_at), _ms(s.received_at)] for s in d.supplements]
-    out.online_payment = d.online_payment.value if d.online_payment is not None else None
-    out.fee_records = len(d.fees)
-    out.fee_total = sum(int(f.amount) for f in d.fees)
-    out.digitised_flag = (
-        d.has_digitised_components.value if d.has_digitised_components is not None else None
-    )
-    docs = [doc for doc in d.documents if not doc.deleted]
-    out.docs = len(docs)
-    out.docs_digitised = sum(1 for doc in docs if doc.digitised)
-    out.docs_reused = sum(1 for doc in docs if doc.reused is not None and doc.reused.value != "0")
-    out.docs_from_store = sum(1 for doc in docs if doc.from_national_store)
-    out.results = len(d.results)
-    out.result_links = sum(1 for r in d.results if r.url)
-    out.vneid = bool(d.vneid_verified)
-    out.db_codes = sorted({c.code for c in d.connected_databases})
-    _add_flags(out, flags)
-    out.updated_ms = accepted_ms
-    return out
+    return fold_dossier_wire(rec, d.to_wire(), agency=agency, accepted_ms=accepted_ms, flags=flags)
 
 
 def fold_step(
@@ -198,13 +172,86 @@ def fold_step(
     flags: Iterable[str] = (),
 ) -> EvaluationRecord:
     """The record after progress step ``s``. Steps of a dossier arrive in time order."""
+    return fold_step_wire(rec, s.to_wire(), agency=agency, accepted_ms=accepted_ms, flags=flags)
+
+
+def _list(w: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    value = w.get(name)
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _yes(value: Any) -> bool:
+    return bool(value == "1")
+
+
+def fold_dossier_wire(
+    rec: EvaluationRecord,
+    w: Mapping[str, Any],
+    *,
+    agency: str,
+    accepted_ms: int,
+    flags: Iterable[str] = (),
+) -> EvaluationRecord:
+    """:func:`fold_dossier` over the stored wire form (national names, validated at intake)."""
+    out = rec.copy()
+    out.agency = agency
+    out.has_dossier = True
+    out.procedure = w.get("MaTTHC") or None
+    out.channel = w.get("KenhThucHien") or "1"  # missing counts as in person (§2.4)
+    out.received_ms = _ms(w.get("NgayTiepNhan"))
+    # NgayHenTra is "" for procedures without a due date (national-formats.md §2.2).
+    out.due_ms = _ms(w.get("NgayHenTra"))
+    status = str(w.get("TrangThaiHoSo") or "")
+    _track_status(out, status)
+    finished_at = _ms(w.get("NgayKetThucXuLy"))
+    if status in FINISHED_STATUSES or finished_at is not None:
+        end_status = status if status in FINISHED_STATUSES else "9"
+        if status == "3":
+            at = _ms(w.get("NgayTuChoi")) or finished_at
+        else:
+            at = finished_at or _ms(w.get("NgayTra"))
+        # Statuses 7 and 8 carry no end date: the acceptance time bounds it from above.
+        _finish(out, at if at is not None else accepted_ms, end_status, estimated=at is None)
+    out.supplements = [
+        [_ms(x.get("NgayBoSung")), _ms(x.get("NgayTiepNhanBoSung"))]
+        for x in _list(w, "DanhSachHoSoBoSung")
+    ]
+    out.online_payment = w.get("DuocThanhToanTrucTuyen") or None
+    fees = _list(w, "DanhSachLePhi")
+    out.fee_records = len(fees)
+    out.fee_total = sum(int(f.get("Gia") or 0) for f in fees)
+    out.digitised_flag = w.get("HoSoCoThanhPhanSoHoa") or None
+    docs = [x for x in _list(w, "TaiLieuNop") if x.get("IsDeleted") != "True"]
+    out.docs = len(docs)
+    out.docs_digitised = sum(1 for x in docs if _yes(x.get("DuocSoHoa")))
+    out.docs_reused = sum(1 for x in docs if x.get("DuocTaiSuDung") not in (None, "", "0"))
+    out.docs_from_store = sum(1 for x in docs if _yes(x.get("DuocLayTuKhoDMQG")))
+    results = _list(w, "DanhSachGiayToKetQua")
+    out.results = len(results)
+    out.result_links = sum(1 for x in results if x.get("DuongDanTepTinKetQua"))
+    out.vneid = _yes(w.get("TaiKhoanDuocXacThucVoiVNeID"))
+    out.db_codes = sorted({str(x["MaCSDL"]) for x in _list(w, "DSKetNoiCSDL") if x.get("MaCSDL")})
+    _add_flags(out, flags)
+    out.updated_ms = accepted_ms
+    return out
+
+
+def fold_step_wire(
+    rec: EvaluationRecord,
+    w: Mapping[str, Any],
+    *,
+    agency: str,
+    accepted_ms: int,
+    flags: Iterable[str] = (),
+) -> EvaluationRecord:
+    """:func:`fold_step` over the stored wire form."""
     out = rec.copy()
     if not out.has_dossier:
         out.agency = agency
-    at = _ms(s.handled_at)
+    at = _ms(w.get("ThoiDiemXuLy"))
     if at is not None and (out.first_step_ms is None or at < out.first_step_ms):
         out.first_step_ms = at
-    status = s.status.value
+    status = str(w.get("TrangThai") or "")
     open_wait = out.step_supplements[-1] if out.step_supplements else None
     if open_wait is not None and open_wait[1] is None and status != _SUPPLEMENT:
         open_wait[1] = at

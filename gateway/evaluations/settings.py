@@ -124,6 +124,7 @@ class EvaluationSettings(_Frozen):
     idcheck_outcomes: frozenset[str] = frozenset({"match", "mismatch", "invalid"})
     online_payment_codes: frozenset[str] = frozenset({"1", "2"})
     feed_page_max: int = Field(1000, ge=1, le=10_000)
+    drain_interval_seconds: float = Field(0.5, gt=0, le=60)
     calendar_years: tuple[int, int] = (2015, 2045)
 
     @field_validator("indicators")

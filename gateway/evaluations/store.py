@@ -8,6 +8,8 @@ scripts do, which is fine on one Redis, not on a cluster):
     ns:eval:feed           sorted set: MaHoSo scored by the feed position of its newest version
     ns:eval:ag:<agency>    set: dossiers evaluated under an agency
     ns:eval:agencies       set: every agency with an evaluation record
+    ns:eval:inbox          list: ids of accepted intake items (``ns:rec:<id>``) not yet folded
+    ns:eval:drain          string: the lease of the one process draining the inbox
 
 An update is optimistic: read version and body, fold in Python (the rules stay above storage),
 then one script writes the new body only if the version is unchanged, and in the same atomic
@@ -28,7 +30,7 @@ import redis
 
 from gateway.evaluations.record import EvaluationRecord
 
-__all__ = ["EvaluationStore", "Update"]
+__all__ = ["EvaluationStore", "Item", "Update"]
 
 Fold = Callable[[EvaluationRecord], EvaluationRecord]
 
@@ -55,23 +57,48 @@ end
 return out
 """
 
-# Everything an intake batch's fold needs, in one call: ARGV = ns, the number of dossiers, the
-# MaHoSo values, then the delivery ids. Per dossier {version, body, look-ups}; per delivery
-# its intake flags.
+# Replies below are one bulk string, fields joined by newlines: redis-py parses one string far
+# faster than nested arrays. Stored JSON is compact (no raw newlines); a stray one in a look-up
+# entry is turned into a space, which JSON allows between tokens.
+
+# The current version and body of each dossier: ARGV = ns, then MaHoSo values.
 _READ = """
-local ns, n = ARGV[1], tonumber(ARGV[2])
+local ns = ARGV[1]
 local out = {}
-for i = 3, 2 + n do
-  local no = ARGV[i]
-  local h = redis.call('HMGET', ns .. ':eval:d:' .. no, 'v', 'body')
+for i = 2, #ARGV do
+  local h = redis.call('HMGET', ns .. ':eval:d:' .. ARGV[i], 'v', 'body')
   out[#out + 1] = h[1] or ''
   out[#out + 1] = h[2] or ''
-  out[#out + 1] = redis.call('LRANGE', ns .. ':idchecks:' .. no, 0, -1)
 end
-for i = 3 + n, #ARGV do
-  out[#out + 1] = redis.call('HGET', ns .. ':rec:' .. ARGV[i], 'flags') or ''
+return table.concat(out, '\\n')
+"""
+
+# What the drain needs of each intake item: ARGV = ns, then item ids. Per item: channel,
+# partition (agency), subject (MaHoSo), body, flags, the number of the dossier's identity
+# look-ups, then those look-ups.
+_ITEMS = """
+local ns = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local h = redis.call('HMGET', ns .. ':rec:' .. ARGV[i], 'ch', 'part', 'subj', 'body', 'flags')
+  for j = 1, 5 do out[#out + 1] = string.gsub(h[j] or '', '\\n', ' ') end
+  local checks = {}
+  if h[3] then checks = redis.call('LRANGE', ns .. ':idchecks:' .. h[3], 0, -1) end
+  out[#out + 1] = tostring(#checks)
+  for _, c in ipairs(checks) do out[#out + 1] = string.gsub(c, '\\n', ' ') end
 end
-return out
+return table.concat(out, '\\n')
+"""
+
+_TRIM = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('LTRIM', KEYS[2], ARGV[2], -1)
+return 1
+"""
+
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # The page and its bodies in one atomic read, so each body is exactly the version at its position.
@@ -102,6 +129,18 @@ class Update:
     fold: Fold
 
 
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One accepted intake item, as the drain reads it."""
+
+    channel: str
+    agency: str
+    dossier_no: str
+    body: bytes
+    flags: str
+    idchecks: list[bytes]
+
+
 class EvaluationStore:
     """Typed access to the evaluation keys of one namespace."""
 
@@ -111,6 +150,9 @@ class EvaluationStore:
         self._put = client.register_script(_PUT)
         self._read_script = client.register_script(_READ)
         self._feed = client.register_script(_FEED)
+        self._items = client.register_script(_ITEMS)
+        self._unlock = client.register_script(_UNLOCK)
+        self._trim = client.register_script(_TRIM)
 
     def _key(self, no: str) -> str:
         return f"{self.ns}:eval:d:{no}"
@@ -168,22 +210,67 @@ class EvaluationStore:
         )
 
     def _read(self, nos: Sequence[str]) -> list[tuple[bytes | None, bytes | None]]:
-        raw = self._read_script(args=[self.ns, len(nos), *nos])
-        return [(raw[i] or None, raw[i + 1] or None) for i in range(0, 3 * len(nos), 3)]
-
-    def read_batch(
-        self, nos: Sequence[str], delivery_ids: Sequence[str]
-    ) -> tuple[dict[str, list[bytes]], list[str]]:
-        """For an intake batch, in one call: each dossier's identity look-ups
-        (``ns:idchecks:<MaHoSo>``) and each delivery's intake flags (``ns:rec:<id>`` ``flags``)."""
-        raw = self._read_script(args=[self.ns, len(nos), *nos, *delivery_ids])
-        checks = {no: list(raw[3 * i + 2]) for i, no in enumerate(nos)}
-        flags = [_text(f) for f in raw[3 * len(nos) :]]
-        return checks, flags
+        raw = bytes(self._read_script(args=[self.ns, *nos])).split(b"\n")
+        return [(raw[i] or None, raw[i + 1] or None) for i in range(0, 2 * len(nos), 2)]
 
     def update(self, no: str, agency: str, fold: Fold) -> int | None:
         """Apply one fold to dossier ``no`` atomically; the new feed position, or None."""
         return self.apply([Update(no, agency, fold)])[0]
+
+    # -- the intake's inbox --------------------------------------------------------------------
+
+    def enqueue(self, item_ids: Sequence[str]) -> None:
+        """Note accepted intake items for the drain to fold in (one command)."""
+        if item_ids:
+            self.client.rpush(f"{self.ns}:eval:inbox", *item_ids)
+
+    def inbox(self, limit: int) -> list[str]:
+        """The oldest ``limit`` item ids waiting to be folded in."""
+        return [_text(x) for x in self.client.lrange(f"{self.ns}:eval:inbox", 0, limit - 1)]
+
+    def inbox_done(self, token: str, count: int) -> bool:
+        """Drop the ``count`` oldest ids (folded in), only while ``token`` holds the drain lease;
+        False (nothing dropped) when it lost it."""
+        keys = [f"{self.ns}:eval:drain", f"{self.ns}:eval:inbox"]
+        return bool(self._trim(keys=keys, args=[token, count]))
+
+    def backlog(self) -> int:
+        """Item ids waiting to be folded in."""
+        return int(self.client.llen(f"{self.ns}:eval:inbox"))
+
+    def items(self, item_ids: Sequence[str]) -> list[Item]:
+        """What the drain needs of each intake item (empty fields when the item is gone)."""
+        if not item_ids:
+            return []
+        raw = bytes(self._items(args=[self.ns, *item_ids])).split(b"\n")
+        out: list[Item] = []
+        i = 0
+        for _ in item_ids:
+            ch, part, subj, body, flags, count = raw[i : i + 6]
+            n = int(count or 0)
+            out.append(
+                Item(
+                    ch.decode(),
+                    part.decode(),
+                    subj.decode(),
+                    body,
+                    flags.decode(),
+                    raw[i + 6 : i + 6 + n],
+                )
+            )
+            i += 6 + n
+        return out
+
+    def lock(self, token: str, ttl_ms: int) -> bool:
+        """Take (or keep) the drain lease for ``ttl_ms``; False when another holds it."""
+        key = f"{self.ns}:eval:drain"
+        if _text(self.client.get(key) or b"") == token:
+            return bool(self.client.set(key, token, px=ttl_ms, xx=True))
+        return bool(self.client.set(key, token, nx=True, px=ttl_ms))
+
+    def unlock(self, token: str) -> None:
+        """Give the drain lease back, if it is still ours."""
+        self._unlock(keys=[f"{self.ns}:eval:drain"], args=[token])
 
     # -- reading -----------------------------------------------------------------------------
 
