@@ -21,9 +21,11 @@ from gateway.evaluations.periods import Period, parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
     fold_dossier,
+    fold_dossier_wire,
     fold_idchecks,
     fold_rating,
     fold_step,
+    fold_step_wire,
 )
 from gateway.evaluations.settings import (
     INDICATOR_IDS,
@@ -32,7 +34,7 @@ from gateway.evaluations.settings import (
     ProcedureRule,
     WorkCalendar,
 )
-from gateway.evaluations.store import EvaluationStore, Update
+from gateway.evaluations.store import EvaluationStore, Item, Update
 
 __all__ = [
     "INDICATOR_IDS",
@@ -44,6 +46,7 @@ __all__ = [
     "FeedPage",
     "IndicatorResult",
     "IndicatorRule",
+    "Item",
     "Period",
     "ProcedureRule",
     "Scorecard",
@@ -54,9 +57,11 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "fold_dossier",
+    "fold_dossier_wire",
     "fold_idchecks",
     "fold_rating",
     "fold_step",
+    "fold_step_wire",
     "on_time_verdict",
     "parse_period",
 ]

@@ -32,6 +32,8 @@ from gateway.evaluations.store import EvaluationStore, Update
 from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.rating import DossierRating
 
+__all__ = ["Evaluations", "Outcome"]
+
 
 class Outcome(Protocol):
     """What the hook reads of the intake's answer for one record (``gateway.service.Outcome``)."""
@@ -45,8 +47,6 @@ class Outcome(Protocol):
     @property
     def accepted(self) -> bool: ...
 
-
-__all__ = ["Evaluations"]
 
 log = logging.getLogger("gateway.evaluations")
 
@@ -82,6 +82,7 @@ class Evaluations:
         self._clock = clock
         self._token = secrets.token_hex(8)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def now_ms(self) -> int:
@@ -97,43 +98,37 @@ class Evaluations:
         records: Sequence[DossierRecord] | Sequence[ProgressRecord],
         outcomes: Sequence[Outcome],
     ) -> None:
-        """Note every newly accepted record (not refusals, not duplicates) for the evaluations.
+        """Wake the drain: records were accepted (the hook in ``GatewayService.accept``).
 
-        The intake pays one Redis command per batch: the records' item ids go to the inbox, and
-        :meth:`drain` (a background thread, or any reader first) folds them in later, with the
-        intake's flags and the dossier's identity look-ups.
+        The intake writes nothing for the evaluations: the drain finds accepted items by their
+        ids (see :mod:`gateway.evaluations.store`), so the hook costs no Redis call at all.
+        Duplicates create no item and refusals none, so neither is ever folded.
         """
-        if not self.settings.enabled:
-            return
-        self.store.enqueue(
-            [
-                o.delivery_id
-                for o in outcomes
-                if o.accepted and not o.duplicate and o.delivery_id is not None
-            ]
-        )
+        if self.settings.enabled and any(o.accepted and not o.duplicate for o in outcomes):
+            self._wake.set()
 
     def drain(self, *, batch: int = 1000, max_batches: int | None = None) -> int:
-        """Fold waiting intake items into their evaluation records; how many were taken.
+        """Fold accepted intake items into their evaluation records; how many ids were read.
 
         One process drains at a time (a lease in Redis); another caller returns 0 at once.
-        Items fold in id order (the order the intake accepted them). A drain cut short (a
-        crash) leaves its items in the inbox; the next one skips those already folded.
+        Items fold in id order, which is the order the intake accepted them. A drain cut short
+        (a crash) leaves the cursor where it was; the next one skips items already folded.
         """
-        if not self.store.lock(self._token, _LEASE_MS):
+        if not self.settings.enabled or not self.store.lock(self._token, _LEASE_MS):
             return 0
         taken = 0
         try:
             rounds = 0
             while max_batches is None or rounds < max_batches:
-                ids = self.store.inbox(batch)
-                if not ids:
+                cursor, newest = self.store.cursor(), self.store.newest_item()
+                if cursor >= newest:
                     break
-                self._fold_items(ids)
-                if not self.store.inbox_done(self._token, len(ids)):
-                    break  # the lease lapsed: whoever holds it now trims these
+                last = min(newest, cursor + batch)
+                self._fold_items([f"{i:012d}" for i in range(cursor + 1, last + 1)])
+                if not self.store.advance(self._token, last):
+                    break  # the lease lapsed: whoever holds it now goes on from the cursor
                 self.store.lock(self._token, _LEASE_MS)
-                taken += len(ids)
+                taken += last - cursor
                 rounds += 1
         finally:
             self.store.unlock(self._token)
@@ -175,17 +170,22 @@ class Evaluations:
     def stop(self) -> None:
         """Stop the background drain (after its current batch)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
     def _run(self) -> None:
-        while not self._stop.wait(self.settings.drain_interval_seconds):
+        while not self._stop.is_set():
+            self._wake.wait(self.settings.drain_interval_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 while self.drain(max_batches=10) and not self._stop.is_set():
                     pass
             except redis.RedisError as exc:
-                # Items stay in the inbox; the next round takes them. No record data logged.
+                # The cursor stays; the next round goes on from it. No record data logged.
                 log.warning("evaluations drain failed (%s); will retry", type(exc).__name__)
 
     def rate(self, rating: DossierRating) -> tuple[bool, int | None]:

@@ -8,8 +8,8 @@ scripts do, which is fine on one Redis, not on a cluster):
     ns:eval:feed           sorted set: MaHoSo scored by the feed position of its newest version
     ns:eval:ag:<agency>    set: dossiers evaluated under an agency
     ns:eval:agencies       set: every agency with an evaluation record
-    ns:eval:inbox          list: ids of accepted intake items (``ns:rec:<id>``) not yet folded
-    ns:eval:drain          string: the lease of the one process draining the inbox
+    ns:eval:cursor         string: the last intake item id (``ns:seq``) folded in
+    ns:eval:drain          string: the lease of the one process that folds items in
 
 An update is optimistic: read version and body, fold in Python (the rules stay above storage),
 then one script writes the new body only if the version is unchanged, and in the same atomic
@@ -90,9 +90,9 @@ end
 return table.concat(out, '\\n')
 """
 
-_TRIM = """
+_ADVANCE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('LTRIM', KEYS[2], ARGV[2], -1)
+redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -107,10 +107,12 @@ local items = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMI
 local out = {}
 for _, no in ipairs(items) do
   local h = redis.call('HMGET', ARGV[3] .. no, 'seq', 'body')
-  out[#out + 1] = h[1]
-  out[#out + 1] = h[2]
+  if h[1] and h[2] then
+    out[#out + 1] = h[1]
+    out[#out + 1] = h[2]
+  end
 end
-return out
+return table.concat(out, '\\n')
 """
 
 _MAX_TRIES = 100
@@ -152,7 +154,7 @@ class EvaluationStore:
         self._feed = client.register_script(_FEED)
         self._items = client.register_script(_ITEMS)
         self._unlock = client.register_script(_UNLOCK)
-        self._trim = client.register_script(_TRIM)
+        self._advance = client.register_script(_ADVANCE)
 
     def _key(self, no: str) -> str:
         return f"{self.ns}:eval:d:{no}"
@@ -217,26 +219,27 @@ class EvaluationStore:
         """Apply one fold to dossier ``no`` atomically; the new feed position, or None."""
         return self.apply([Update(no, agency, fold)])[0]
 
-    # -- the intake's inbox --------------------------------------------------------------------
+    # -- the intake's items -------------------------------------------------------------------
+    # The outbox numbers every item it accepts from one counter (``ns:seq``), in the same atomic
+    # step that stores it, so items 1..seq all exist and their order is the acceptance order.
+    # The drain walks them from its cursor: the intake writes nothing for the evaluations.
 
-    def enqueue(self, item_ids: Sequence[str]) -> None:
-        """Note accepted intake items for the drain to fold in (one command)."""
-        if item_ids:
-            self.client.rpush(f"{self.ns}:eval:inbox", *item_ids)
+    def cursor(self) -> int:
+        """The last item id folded in (0 before the first)."""
+        return int(self.client.get(f"{self.ns}:eval:cursor") or 0)
 
-    def inbox(self, limit: int) -> list[str]:
-        """The oldest ``limit`` item ids waiting to be folded in."""
-        return [_text(x) for x in self.client.lrange(f"{self.ns}:eval:inbox", 0, limit - 1)]
-
-    def inbox_done(self, token: str, count: int) -> bool:
-        """Drop the ``count`` oldest ids (folded in), only while ``token`` holds the drain lease;
-        False (nothing dropped) when it lost it."""
-        keys = [f"{self.ns}:eval:drain", f"{self.ns}:eval:inbox"]
-        return bool(self._trim(keys=keys, args=[token, count]))
+    def newest_item(self) -> int:
+        """The newest item id the outbox has handed out."""
+        return int(self.client.get(f"{self.ns}:seq") or 0)
 
     def backlog(self) -> int:
-        """Item ids waiting to be folded in."""
-        return int(self.client.llen(f"{self.ns}:eval:inbox"))
+        """Items accepted but not yet looked at by the drain (of every channel)."""
+        return max(0, self.newest_item() - self.cursor())
+
+    def advance(self, token: str, cursor: int) -> bool:
+        """Move the cursor to ``cursor`` while ``token`` holds the drain lease; False if not."""
+        keys = [f"{self.ns}:eval:drain", f"{self.ns}:eval:cursor"]
+        return bool(self._advance(keys=keys, args=[token, cursor]))
 
     def items(self, item_ids: Sequence[str]) -> list[Item]:
         """What the drain needs of each intake item (empty fields when the item is gone)."""
@@ -281,11 +284,11 @@ class EvaluationStore:
     def feed(self, after: int, limit: int) -> list[tuple[int, bytes]]:
         """Up to ``limit`` (position, record JSON) pairs after position ``after``, oldest first."""
         raw = self._feed(keys=[f"{self.ns}:eval:feed"], args=[after, limit, f"{self.ns}:eval:d:"])
-        out: list[tuple[int, bytes]] = []
-        for i in range(0, len(raw), 2):
-            if raw[i] is not None and raw[i + 1] is not None:
-                out.append((int(raw[i]), bytes(raw[i + 1])))
-        return out
+        if not raw:
+            return []
+        # Record bodies are compact JSON: no raw newline can occur inside one.
+        parts = bytes(raw).split(b"\n")
+        return [(int(parts[i]), parts[i + 1]) for i in range(0, len(parts), 2)]
 
     def agencies(self) -> set[str]:
         """Every agency that has evaluation records."""
