@@ -227,7 +227,7 @@ class Evaluations:
         ValueError for a malformed period or an unknown indicator in ``explain``.
         """
         p = parse_period(period)
-        self.drain()
+        self.drain(max_batches=self.settings.reader_drain_batches)
         return self.scorer.score(
             self.store.records(self.subtree(agency)),
             agency=agency,
@@ -240,7 +240,7 @@ class Evaluations:
     def feed_page(self, cursor: str | None, limit: int) -> FeedPage:
         """One page of the change feed after ``cursor`` (ValueError for a foreign cursor)."""
         after = decode_cursor(cursor)
-        self.drain()
+        self.drain(max_batches=self.settings.reader_drain_batches)
         limit = max(1, min(limit, self.settings.feed_page_max))
         items = self.store.feed(after, limit)
         last = items[-1][0] if items else after

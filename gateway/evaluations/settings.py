@@ -125,6 +125,9 @@ class EvaluationSettings(_Frozen):
     online_payment_codes: frozenset[str] = frozenset({"1", "2"})
     feed_page_max: int = Field(1000, ge=1, le=10_000)
     drain_interval_seconds: float = Field(0.5, gt=0, le=60)
+    reader_drain_batches: int = Field(20, ge=0, le=10_000)
+    """How many 1,000-item batches a reader (snapshot, feed page, CLI) folds in before it
+    answers: bounds its latency when a large backlog (a first backfill) is waiting."""
     calendar_years: tuple[int, int] = (2015, 2045)
 
     @field_validator("indicators")
