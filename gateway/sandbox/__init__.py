@@ -20,6 +20,7 @@ from gateway.sandbox.portal import LENIENT, PROFILES, STRICT, PortalProfile, San
 from gateway.sandbox.registry import SIMULATORS, Sandbox, SandboxOptions, SimulatorSpec
 from gateway.sandbox.server import LEDGER_PATH, SimulatorServer
 from gateway.sandbox.webhooks import WebhookReceiver
+from gateway.sandbox.workload import AcceptedLog, life_cycle
 
 __all__ = [
     "LEDGER_PATH",
@@ -28,6 +29,7 @@ __all__ = [
     "SIMULATORS",
     "STRICT",
     "AcceptedDossier",
+    "AcceptedLog",
     "Answer",
     "DeadItem",
     "FaultDice",
@@ -45,4 +47,5 @@ __all__ = [
     "WebhookReport",
     "check_portal",
     "check_webhooks",
+    "life_cycle",
 ]
