@@ -144,7 +144,13 @@ class DeliveryEngine:
         for c in claims:
             if c.needs_lookup:
                 try:
-                    to_send[c.subject], found = self._reconcile(ch, partition, token, c)
+                    answer = self._reconcile(ch, partition, token, c)
+                    if answer is None:
+                        # The lease lapsed during the look-up and another worker holds the
+                        # subject now (it asks and sends itself): sending here would repeat it.
+                        log.warning("%s: lease on %s lapsed during a look-up", self.peer, c.subject)
+                        continue
+                    to_send[c.subject], found = answer
                     delivered += found
                 except PeerError as exc:
                     self._local.sent = True
@@ -165,9 +171,9 @@ class DeliveryEngine:
 
     def _reconcile(
         self, ch: Channel, partition: str, token: str, c: Claim
-    ) -> tuple[list[int], int]:
+    ) -> tuple[list[int], int] | None:
         """Ask the peer about the subject's flagged items; returns the claimed indexes to send
-        and how many items the answer settled as delivered."""
+        and how many items the answer settled as delivered (None: the lease was lost)."""
         flagged = [i for i, amb in enumerate(c.ambiguous) if amb]
         candidates = [Item(c.subject, c.ids[i], c.bodies[i], c.exists) for i in flagged]
         candidates += [
@@ -190,6 +196,8 @@ class DeliveryEngine:
         settled = self.outbox.resolve(
             ch.id, partition, token, c.subject, held=held, lacking=missing
         )
+        if not settled.owned:
+            return None
         self._settled(settled)
         held_set = set(held)
         return [i for i, key in enumerate(c.ids) if key not in held_set], len(settled)

@@ -133,6 +133,8 @@ class Settled:
 
     values: list[int]
     woke: set[tuple[str, str]] = field(default_factory=set)
+    owned: bool = True
+    """False when the caller's lease had lapsed and the script changed nothing."""
 
     def __len__(self) -> int:
         return len(self.values)
@@ -303,12 +305,14 @@ class Outbox:
         lacking: Sequence[str],
     ) -> Settled:
         """Settle one look-up: ``held`` items are delivered, ``lacking`` ones lose their
-        ambiguity. Only the lease holder's call has an effect."""
+        ambiguity. Only the lease holder's call has an effect (``owned`` says whether it had).
+        """
         ch = self.channels[channel_id]
-        accepted, woke = self.run(
+        accepted, woke, owned = self.run(
             "resolve", ch, partition, token, subject, len(held), *held, *lacking
         )
-        return Settled([int(x) for x in accepted if x is not None], _queues(woke))
+        values = [int(x) for x in accepted if x is not None]
+        return Settled(values, _queues(woke), owned=int(owned) == 1)
 
     def reschedule(
         self,
