@@ -81,7 +81,6 @@ def test_worker_that_lost_its_lease_during_a_lookup_does_not_send(
     assert rig.times() == ["20250102090000"]
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_late_completion_of_a_dead_lettered_step_keeps_the_ambiguity_count(rig: Rig) -> None:
     """W1 hangs mid-send; the sweep flags the step; W2's look-ups fail until the step is
     dead-lettered (the count drops to 0); then W1's send returns and completes it. The count must

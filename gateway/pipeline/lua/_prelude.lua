@@ -23,16 +23,22 @@ local function release(p, s, token)
 end
 -- An item that was on the wire in an attempt whose outcome is unknown: never sent again until
 -- the peer has been asked. The subject counts its flagged items, so a claim knows to look.
+-- The count covers only items still waiting (in the subject's items): a dead-lettered item
+-- keeps its flag but left the count, and a late worker's completion of it must not take it out
+-- a second time (a negative count hides the extras of a later partial claim).
+local function counted(id, s)
+  return mode ~= 'latest' and redis.call('ZSCORE', items(ch, s), id) ~= false
+end
 local function flag_ambiguous(id, s)
   if redis.call('HGET', rec(id), 'amb') ~= '1' then
     redis.call('HSET', rec(id), 'amb', '1')
-    if mode ~= 'latest' then redis.call('HINCRBY', sub(ch, s), 'amb', 1) end
+    if counted(id, s) then redis.call('HINCRBY', sub(ch, s), 'amb', 1) end
   end
 end
 local function clear_ambiguous(id, s)
   if redis.call('HGET', rec(id), 'amb') == '1' then
     redis.call('HDEL', rec(id), 'amb')
-    if mode ~= 'latest' then redis.call('HINCRBY', sub(ch, s), 'amb', -1) end
+    if counted(id, s) then redis.call('HINCRBY', sub(ch, s), 'amb', -1) end
   end
 end
 -- Work of other channels that waited for this subject may go once it is settled here; and more

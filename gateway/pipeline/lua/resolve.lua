@@ -11,6 +11,7 @@ local out, woke = {}, {}
 local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
 for i = 13, #ARGV do
   local id = ARGV[i]
+  clear_ambiguous(id, s)  -- before it leaves the subject's items: see counted()
   if i < 13 + nheld then
     local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord')
     if r[1] ~= 'delivered' then
@@ -29,7 +30,6 @@ for i = 13, #ARGV do
       end
     end
   end
-  clear_ambiguous(id, s)
 end
 if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
 redis.call('HINCRBY', ns .. ':metrics', 'reconciled|' .. ch, #out)
