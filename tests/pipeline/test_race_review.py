@@ -102,7 +102,6 @@ def test_late_completion_of_a_dead_lettered_step_keeps_the_ambiguity_count(rig: 
     assert amb_count(rig, P) == flagged_waiting(rig, P) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_replay_of_a_dead_letter_a_late_worker_delivered_does_not_resend_it(rig: Rig) -> None:
     """As above: the dead-lettered step did reach the portal (W1's late send). Its dead letter
     must not stay "dead": a replay would append the step a second time."""
@@ -118,7 +117,8 @@ def test_replay_of_a_dead_letter_a_late_worker_delivered_does_not_resend_it(rig:
     rig.engine.flush(P, AGENCY)
     rig.connector.push(P.value.split(".")[1], AGENCY, rig.outbox.bodies(list(hung.ids)))
     rig.outbox.complete(P, AGENCY, "w1", [(hung.subject, hung.ids)])
-    rig.deadletters.replay(out.delivery_id or "", actor="op")
+    result = rig.deadletters.replay(out.delivery_id or "", actor="op")
+    assert (result.outcome, result.detail) == ("already", "delivered")
     rig.engine.flush(P, AGENCY)
     assert rig.times() == ["20250102090000"]
     assert rig.outbox.dead_letter_count() == 0

@@ -12,6 +12,12 @@ local function delivered(s, id, top)
     out[#out + 1] = r[2]
     notify_event(id, 'delivered', nil, woke)
   end
+  if r[1] == 'dead' then
+    -- A hung worker's send of an item dead-lettered meanwhile did arrive: the letter is
+    -- settled, so that a replay cannot send the item a second time.
+    redis.call('HSET', ns .. ':dl:' .. id, 'status', 'delivered', 'delivered_at', now)
+    redis.call('ZREM', ns .. ':dl:index', id)
+  end
   redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
   redis.call('HDEL', rec(id), 'next_at')
   clear_ambiguous(id, s)
