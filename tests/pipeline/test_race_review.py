@@ -124,7 +124,6 @@ def test_replay_of_a_dead_letter_a_late_worker_delivered_does_not_resend_it(rig:
     assert rig.outbox.dead_letter_count() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_late_older_state_landing_after_the_newest_in_flight_is_repaired(rig: Rig) -> None:
     """W1 hangs with state 2; the sweep frees the dossier; state 4 arrives and W2 sends it. W1's
     late state 2 lands after W2's 4, and W1 completes before W2. The portal must end on 4: W2's

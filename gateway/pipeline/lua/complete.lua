@@ -44,8 +44,20 @@ each(11, function(s, ids)
     local pend = redis.call('HGET', sk, 'pending')
     local last = redis.call('HGET', sk, 'last')
     if pend == ids[1] then
-      redis.call('HSET', sk, 'pending', '')
+      if mine and redis.call('HGET', sk, 'resend') == '1' then
+        -- A late older state completed while this one was on the wire, and may have landed
+        -- after it: send this one again rather than leave the older one at the peer.
+        redis.call('HDEL', sk, 'resend')
+        redis.call('HSET', rec(pend), 'state', 'queued')
+        redis.call('ZADD', ready(ch, part), 'NX', now, s)
+      else
+        redis.call('HSET', sk, 'pending', '')
+      end
     elseif pend and pend ~= '' then
+      if not mine and redis.call('HGET', sk, 'sending') == pend then
+        -- The newer state is on the wire under another lease: its holder sends it again.
+        redis.call('HSET', sk, 'resend', '1')
+      end
       redis.call('ZADD', ready(ch, part), 'NX', now, s)
     elseif not mine and last and last ~= ids[1] then
       -- The late state may now sit at the peer over the newest one: send the newest again.
