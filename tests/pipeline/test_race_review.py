@@ -192,7 +192,6 @@ def nrig(redis_client: redis.Redis) -> Iterator[NotifyRig]:
     r.connector.close()
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_newest_state_sent_again_after_a_late_older_one_is_notified_once(nrig: NotifyRig) -> None:
     """A hung worker's late older state makes the newest go out again (see test_races): the
     client is told once that the newest state was delivered, not once per send."""

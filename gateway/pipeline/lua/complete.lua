@@ -7,8 +7,10 @@
 local part, token = ARGV[9], ARGV[10]
 local out, woke = {}, {}
 local function delivered(s, id, top)
-  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord')
-  if r[1] ~= 'delivered' then
+  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
+  -- Counted and notified on its first delivery only: a state sent again after a late older one
+  -- (below) was delivered before, and its client was told so then.
+  if r[1] ~= 'delivered' and not r[4] then
     out[#out + 1] = r[2]
     notify_event(id, 'delivered', nil, woke)
   end

@@ -13,10 +13,12 @@ for i = 13, #ARGV do
   local id = ARGV[i]
   clear_ambiguous(id, s)  -- before it leaves the subject's items: see counted()
   if i < 13 + nheld then
-    local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord')
+    local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
     if r[1] ~= 'delivered' then
-      out[#out + 1] = r[2]
-      notify_event(id, 'delivered', nil, woke)
+      if not r[4] then  -- counted and notified on its first delivery only (see complete.lua)
+        out[#out + 1] = r[2]
+        notify_event(id, 'delivered', nil, woke)
+      end
       redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
       redis.call('HDEL', rec(id), 'next_at')
       if mode == 'latest' then
