@@ -83,16 +83,22 @@ class CircuitBreaker:
     def allow(self) -> bool:
         """May a call go out now? While half-open, each True is one probe the caller must settle
         with :meth:`record_success` or :meth:`record_failure` (or :meth:`release`)."""
+        return self.enter()[0]
+
+    def enter(self) -> tuple[bool, bool]:
+        """Like :meth:`allow`, and whether the call took a half-open probe: only a caller that
+        took one may :meth:`release` it (a call let through while closed has none, and its
+        release would free another caller's probe that is still in flight)."""
         with self._lock:
             state = self._state()
             if state is BreakerState.CLOSED:
-                return True
+                return True, False
             if state is BreakerState.OPEN:
-                return False
+                return False, False
             if self._probes >= self.config.half_open_probes:
-                return False
+                return False, False
             self._probes += 1
-            return True
+            return True, True
 
     def would_allow(self) -> bool:
         """Like :meth:`allow`, without taking a probe (to decide whether to claim work)."""

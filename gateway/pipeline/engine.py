@@ -81,9 +81,12 @@ class DeliveryEngine:
     def flush(self, channel_id: str, partition: str) -> int:
         """Drain one queue; returns how many items were delivered."""
         ch = self.channel(channel_id)
-        if self.breaker is not None and not self.breaker.allow():
-            self._defer(ch, partition)
-            return 0
+        probe = False
+        if self.breaker is not None:
+            allowed, probe = self.breaker.enter()
+            if not allowed:
+                self._defer(ch, partition)
+                return 0
         self.outbox.clear_trigger(ch.id, partition)
         token = uuid.uuid4().hex
         lease_ms = int(self.settings.lease_seconds * 1000)
@@ -111,8 +114,8 @@ class DeliveryEngine:
             self._kick(ch.id, partition)
             return delivered
         finally:
-            if self.breaker is not None and not self._local.sent:
-                self.breaker.release()  # a half-open probe that sent nothing
+            if self.breaker is not None and probe and not self._local.sent:
+                self.breaker.release()  # our half-open probe sent nothing (only ours: see enter)
 
     def _defer(self, ch: Channel, partition: str) -> None:
         """The breaker is open: one message comes back when it lets a probe through."""

@@ -213,7 +213,6 @@ def test_newest_state_sent_again_after_a_late_older_one_is_notified_once(nrig: N
 # -- breaker -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_flush_that_took_no_probe_does_not_give_one_back(rig: Rig) -> None:
     """Thread A's flush starts while the breaker is closed (no probe taken) and finds nothing to
     send; meanwhile the breaker opens, half-opens and thread B takes the one probe. A's flush
