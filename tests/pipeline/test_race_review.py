@@ -233,3 +233,65 @@ def test_flush_that_took_no_probe_does_not_give_one_back(rig: Rig) -> None:
     rig.outbox.clear_trigger = meanwhile  # type: ignore[method-assign]  # a hook between steps
     assert rig.engine.flush(D, AGENCY) == 0  # thread A: nothing queued
     assert not breaker.allow()  # B's probe is still out
+
+
+# -- leases and replays ------------------------------------------------------------------------
+
+
+def test_claim_of_a_lapsed_lease_before_the_sweep_looks_up_first(rig: Rig) -> None:
+    """W1 hangs after its step reached the portal; its lease lapses, and a new step's flush
+    claims the subject before any sweep ran. The lapsed holder's items may be at the peer: the
+    claim must flag them as the sweep would, or the step is appended twice."""
+    rig.accept(D, dossier(D1))
+    rig.engine.flush(D, AGENCY)
+    rig.accept(P, step("20250102090000"))
+    [hung] = rig.outbox.claim(P, AGENCY, 10, 30_000, "w1")
+    rig.connector.push(P.value.split(".")[1], AGENCY, rig.outbox.bodies(list(hung.ids)))
+    rig.clock.advance(31)
+    rig.accept(P, step("20250103090000"))
+    rig.engine.flush(P, AGENCY)  # no sweep in between
+    assert rig.times() == ["20250102090000", "20250103090000"]
+
+
+@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
+def test_replay_behind_a_later_step_in_flight_is_refused(rig: Rig) -> None:
+    """A step is dead; a later step is on the wire (W2 holds it) when the operator replays the
+    dead one. Once W2 completes, the replayed step can only arrive after the later one: the
+    replay must answer out_of_order, as it does once the later step is delivered."""
+    rig.accept(D, dossier(D1))
+    rig.engine.flush(D, AGENCY)
+    [old] = rig.accept(P, step("20250102090000"))
+    rig.portal.reject(D1)
+    rig.engine.flush(P, AGENCY)
+    assert rig.state(old.delivery_id) is DeliveryState.DEAD
+    rig.portal.clear_faults()
+    rig.accept(P, step("20250105090000"))
+    [later] = rig.outbox.claim(P, AGENCY, 10, 30_000, "w2")
+    result = rig.deadletters.replay(old.delivery_id or "", actor="op")
+    rig.connector.push(P.value.split(".")[1], AGENCY, rig.outbox.bodies(list(later.ids)))
+    rig.outbox.complete(P, AGENCY, "w2", [(later.subject, later.ids)])
+    rig.engine.flush(P, AGENCY)
+    assert result.outcome == "out_of_order"
+    assert rig.times() == ["20250105090000"]
+
+
+@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
+def test_steps_blocked_on_a_dossier_a_lookup_settled_are_woken(rig: Rig) -> None:
+    """Steps wait (out of the ready set) for their dossier. A look-up then answers that the
+    portal holds the dossier, and the send of the rest of that batch fails, so no completion of
+    the dossier follows. The look-up's settlement must wake the steps, or they wait forever."""
+    [first] = rig.accept(D, dossier(D1))
+    rig.accept(P, step("20250102090000"))
+    assert rig.outbox.claim(P, AGENCY, 10, 30_000, "w0") == []  # blocked: leaves the ready set
+    [c] = rig.outbox.claim(D, AGENCY, 10, 30_000, "w1")
+    rig.connector.push("DongBoHoSoMC", AGENCY, rig.outbox.bodies(list(c.ids)))
+    # A peer that can be asked about dossier states answers that it holds this one.
+    rig.outbox.resolve(D, AGENCY, "w1", D1, held=list(c.ids), lacking=[])
+    rig.outbox.reschedule(
+        D, AGENCY, "w1", [(D1, [])], next_at_ms=rig.outbox.now_ms(), error="x", ambiguous=False
+    )
+    assert rig.state(first.delivery_id) is DeliveryState.DELIVERED
+    rig.engine.sweep()
+    rig.engine.flush(D, AGENCY)
+    rig.engine.flush(P, AGENCY)
+    assert rig.times() == ["20250102090000"]

@@ -41,6 +41,28 @@ local function clear_ambiguous(id, s)
     if counted(id, s) then redis.call('HINCRBY', sub(ch, s), 'amb', -1) end
   end
 end
+-- A lease that lapsed (its worker died or hung mid-send): whatever it had on the wire may have
+-- reached the peer, so each such item is flagged ambiguous (asked about before it is sent
+-- again) and the lease is dropped. Used by the sweep (recover) and by a claim that finds the
+-- lapsed lease before the sweep did.
+local function lapse(c, s)
+  local sk = sub(c, s)
+  local sending = redis.call('HGET', sk, 'sending')
+  if sending and sending ~= '' then
+    redis.call('HSET', rec(sending), 'amb', '1')
+  end
+  for _, id in ipairs(redis.call('ZRANGE', items(c, s), 0, -1)) do
+    local r = redis.call('HMGET', rec(id), 'state', 'amb')
+    if r[1] == 'sending' then
+      redis.call('HSET', rec(id), 'state', 'queued')
+      if r[2] ~= '1' then
+        redis.call('HSET', rec(id), 'amb', '1')
+        redis.call('HINCRBY', sk, 'amb', 1)
+      end
+    end
+  end
+  redis.call('HDEL', sk, 'lease', 'token', 'sending')
+end
 -- Work of other channels that waited for this subject may go once it is settled here; and more
 -- items of this subject may wait on this channel.
 local function wake(s, p, woke)

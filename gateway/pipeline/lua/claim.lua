@@ -15,6 +15,12 @@ for _, s in ipairs(cands) do
   if #out >= n or room <= 0 then break end
   local sk = sub(ch, s)
   local f = redis.call('HMGET', sk, 'lease', 'pending', 'solo', 'amb', 'exists')
+  if f[1] and tonumber(f[1]) <= tonumber(now) then
+    -- A lapsed lease the sweep has not seen yet: its holder's items may be at the peer, so
+    -- flag them as the sweep would before anything of the subject is sent again.
+    lapse(ch, s)
+    f = redis.call('HMGET', sk, 'lease', 'pending', 'solo', 'amb', 'exists')
+  end
   local blocked = false
   if after ~= '' then
     local a = redis.call('HMGET', sub(after, s), 'pending', 'exists')
