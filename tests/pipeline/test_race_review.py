@@ -253,7 +253,6 @@ def test_claim_of_a_lapsed_lease_before_the_sweep_looks_up_first(rig: Rig) -> No
     assert rig.times() == ["20250102090000", "20250103090000"]
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_replay_behind_a_later_step_in_flight_is_refused(rig: Rig) -> None:
     """A step is dead; a later step is on the wire (W2 holds it) when the operator replays the
     dead one. Once W2 completes, the replayed step can only arrive after the later one: the
@@ -295,3 +294,22 @@ def test_steps_blocked_on_a_dossier_a_lookup_settled_are_woken(rig: Rig) -> None
     rig.engine.flush(D, AGENCY)
     rig.engine.flush(P, AGENCY)
     assert rig.times() == ["20250102090000"]
+
+
+def test_replay_behind_a_later_step_of_unknown_outcome_is_refused(rig: Rig) -> None:
+    """The same with the later step retrying after an ambiguous failure (it reached the portal):
+    the look-up settles it as delivered, and the replayed step would follow it."""
+    rig.accept(D, dossier(D1))
+    rig.engine.flush(D, AGENCY)
+    [old] = rig.accept(P, step("20250102090000"))
+    rig.portal.reject(D1)
+    rig.engine.flush(P, AGENCY)
+    rig.portal.clear_faults()
+    rig.accept(P, step("20250105090000"))
+    rig.portal.drop_next(1)  # applied, no answer
+    rig.engine.flush(P, AGENCY)
+    result = rig.deadletters.replay(old.delivery_id or "", actor="op")
+    rig.clock.advance(5)
+    rig.engine.flush(P, AGENCY)
+    assert result.outcome == "out_of_order"
+    assert rig.times() == ["20250105090000"]

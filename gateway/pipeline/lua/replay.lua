@@ -24,6 +24,18 @@ if mode == 'append' and tonumber(f[3]) < sent then
     'target', id, 'outcome', 'out_of_order')
   return {'out_of_order', tostring(sent)}
 end
+if mode == 'append' then
+  -- A later item on the wire now (or left there by a lapsed lease), or one that may have
+  -- reached the peer in an attempt of unknown outcome, may already be there: the same.
+  for _, other in ipairs(redis.call('ZRANGE', items(ch, s), 0, -1)) do
+    local r = redis.call('HMGET', rec(other), 'state', 'ord', 'amb')
+    if (r[1] == 'sending' or r[3] == '1') and tonumber(r[2]) > tonumber(f[3]) then
+      redis.call('XADD', ns .. ':audit', '*', 'at', now, 'actor', actor, 'action', 'replay',
+        'target', id, 'outcome', 'out_of_order')
+      return {'out_of_order', r[2]}
+    end
+  end
+end
 if mode == 'latest' and redis.call('HGET', sk, 'last') ~= id then
   -- A newer state was accepted since: sending this one would move the peer backwards. The
   -- newer state is (or will be) delivered instead.
