@@ -274,7 +274,6 @@ def test_replay_behind_a_later_step_in_flight_is_refused(rig: Rig) -> None:
     assert rig.times() == ["20250105090000"]
 
 
-@pytest.mark.xfail(strict=True, reason="race review: fixed in a later commit")
 def test_steps_blocked_on_a_dossier_a_lookup_settled_are_woken(rig: Rig) -> None:
     """Steps wait (out of the ready set) for their dossier. A look-up then answers that the
     portal holds the dossier, and the send of the rest of that batch fails, so no completion of

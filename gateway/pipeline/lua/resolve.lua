@@ -7,7 +7,7 @@
 local part, token, s, nheld = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 if not owns(s, token) then return {{}, {}, 0} end
 local sk = sub(ch, s)
-local out, woke = {}, {}
+local out, woke, settled = {}, {}, false
 local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
 for i = 13, #ARGV do
   local id = ARGV[i]
@@ -21,6 +21,7 @@ for i = 13, #ARGV do
       end
       redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
       redis.call('HDEL', rec(id), 'next_at')
+      settled = true
       if mode == 'latest' then
         redis.call('HSET', sk, 'exists', '1')
         if redis.call('HGET', sk, 'pending') == id then redis.call('HSET', sk, 'pending', '') end
@@ -34,6 +35,9 @@ for i = 13, #ARGV do
   end
 end
 if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
+-- Work that waited for the subject (steps for their dossier) may go now: no completion need
+-- follow this answer (the rest of the batch may fail), so wake it here.
+if settled then wake(s, part, woke) end
 redis.call('HINCRBY', ns .. ':metrics', 'reconciled|' .. ch, #out)
 redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. ch, #out)
 return {out, woke, 1}
