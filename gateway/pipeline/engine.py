@@ -5,8 +5,8 @@ One ``flush(channel, partition)`` drains a queue batch by batch. Outcomes:
 - success → delivered (``complete``);
 - transient failure → retry at ``now + backoff`` (full jitter, honours Retry-After), or
   dead-letter once the peer's attempts or time budget is spent;
-- permanent failure of a batch of several subjects → each is isolated and sent alone, so one bad
-  item does not sink the others; permanent failure of a lone subject → dead-letter now.
+- permanent failure of a batch of several subjects (or items) → each is isolated and sent alone,
+  so one bad item does not sink the others; permanent failure of a lone item → dead-letter now.
 
 **Ambiguity.** An item that was on the wire in an attempt whose outcome is unknown (a read
 timeout, a dropped connection, a worker that died mid-send) is flagged in the outbox, per item.
@@ -273,7 +273,10 @@ class DeliveryEngine:
             for c in claims
         ]
         if isinstance(exc, PermanentPeerError):
-            if len(claims) > 1:
+            # A refused call of several items may owe the refusal to one of them: split it
+            # (several items of one subject too, which then go one at a time) before anything
+            # is dead-lettered, so that one bad item does not sink the others.
+            if len(claims) > 1 or sum(len(ids) for _, ids in items) > 1:
                 log.info("%s batch of %d refused; isolating each subject", self.peer, len(claims))
                 self.outbox.isolate(ch.id, partition, token, items)
                 self._kick(ch.id, partition)

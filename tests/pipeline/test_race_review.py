@@ -312,3 +312,27 @@ def test_replay_behind_a_later_step_of_unknown_outcome_is_refused(rig: Rig) -> N
     rig.engine.flush(P, AGENCY)
     assert result.outcome == "out_of_order"
     assert rig.times() == ["20250105090000"]
+
+
+# -- batch isolation ---------------------------------------------------------------------------
+
+
+def test_refused_batch_of_one_subjects_steps_is_split_before_dead_lettering(rig: Rig) -> None:
+    """The portal refuses a call carrying three steps of one dossier (one bad step refuses the
+    whole call). The good steps must be tried alone, as a refused batch of several subjects is,
+    not dead-lettered with it; once dead, a replay of them could only come out of order."""
+    rig.accept(D, dossier(D1))
+    rig.engine.flush(D, AGENCY)
+    outs = rig.accept(P, step("20250102090000"), step("20250103090000"), step("20250104090000"))
+    rig.portal.reject(D1)
+
+    def only_the_first_call(call: Any) -> None:
+        if call.service == "CapNhatTienDoHoSoMC":
+            rig.portal.clear_faults()  # a call with fewer steps passes
+
+    rig.portal.on_call = only_the_first_call
+    for _ in range(4):
+        rig.engine.flush(P, AGENCY)
+    assert rig.times() == ["20250102090000", "20250103090000", "20250104090000"]
+    assert [rig.state(o.delivery_id) for o in outs] == [DeliveryState.DELIVERED] * 3
+    assert rig.outbox.dead_letter_count() == 0

@@ -35,7 +35,10 @@ for _, s in ipairs(cands) do
     if mode == 'latest' then
       if f[2] and f[2] ~= '' then ids = {f[2]} else ids = {} end
     else
-      ids = redis.call('ZRANGE', items(ch, s), 0, room - 1)
+      -- An isolated subject sends one item at a time until one is delivered (see solo.lua).
+      local take = room
+      if f[3] == '1' then take = 1 end
+      ids = redis.call('ZRANGE', items(ch, s), 0, take - 1)
     end
     if #ids == 0 then
       redis.call('ZREM', rq, s)

@@ -1,5 +1,6 @@
 -- ARGV 9..: partition token n {subject k ids}: isolate each subject for its next send (after
--- the peer refused a whole batch, so that one bad item does not sink the others).
+-- the peer refused a whole batch, so that one bad item does not sink the others). An isolated
+-- subject of an append or event channel also sends one item per call until one is delivered.
 local part, token = ARGV[9], ARGV[10]
 each(11, function(s, ids)
   if not owns(s, token) then return end
