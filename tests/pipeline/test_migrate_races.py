@@ -1,7 +1,8 @@
-"""migrate.py on realistic layout-1 data (with a killed worker's lapsed lease), written by hand as the layout-1 scripts left it
-(``git show 216e630:gateway/pipeline/scripts.py``): one hash per dossier with ``_D``/``_P``
-suffixes, service letters in queues, leases and metrics. After the migration the channel core
-must deliver what was waiting exactly once, in order, asking first about what was ambiguous."""
+"""migrate.py on realistic layout-1 data, with a killed worker's lapsed lease, written by hand
+as the layout-1 scripts left it (``git show 216e630:gateway/pipeline/scripts.py``): one hash per
+dossier with ``_D``/``_P`` suffixes, service letters in queues, leases and metrics. After the
+migration the channel core must deliver what was waiting exactly once, in order, asking first
+about what was ambiguous."""
 
 from __future__ import annotations
 
