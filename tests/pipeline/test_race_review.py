@@ -336,3 +336,18 @@ def test_refused_batch_of_one_subjects_steps_is_split_before_dead_lettering(rig:
     assert rig.times() == ["20250102090000", "20250103090000", "20250104090000"]
     assert [rig.state(o.delivery_id) for o in outs] == [DeliveryState.DELIVERED] * 3
     assert rig.outbox.dead_letter_count() == 0
+
+
+def test_state_on_the_wire_of_a_lapsed_lease_ends_superseded_not_sending(rig: Rig) -> None:
+    """W1 hangs with state 2; state 4 arrives (2 is on the wire, so not superseded then); the
+    sweep frees the dossier and 4 is delivered. State 2 must not stay "sending" for ever: nobody
+    sends it any more, and the newer state replaced it."""
+    [old] = rig.accept(D, dossier(status="2"))
+    rig.outbox.claim(D, AGENCY, 10, 30_000, "w1")
+    [new] = rig.accept(D, dossier(status="4"))
+    rig.clock.advance(31)
+    rig.engine.sweep()
+    rig.engine.flush(D, AGENCY)
+    assert rig.state(new.delivery_id) is DeliveryState.DELIVERED
+    assert rig.state(old.delivery_id) is DeliveryState.SUPERSEDED
+    assert rig.outbox.status(old.delivery_id or "").superseded_by == new.delivery_id

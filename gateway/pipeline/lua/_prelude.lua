@@ -50,6 +50,16 @@ local function lapse(c, s)
   local sending = redis.call('HGET', sk, 'sending')
   if sending and sending ~= '' then
     redis.call('HSET', rec(sending), 'amb', '1')
+    if redis.call('HGET', rec(sending), 'state') == 'sending' then
+      -- Nobody sends it any more: it waits again, or a newer state accepted meanwhile
+      -- replaced it (not "sending" for ever).
+      local pend = redis.call('HGET', sk, 'pending') or ''
+      if pend == sending then
+        redis.call('HSET', rec(sending), 'state', 'queued')
+      else
+        redis.call('HSET', rec(sending), 'state', 'superseded', 'superseded_by', pend)
+      end
+    end
   end
   for _, id in ipairs(redis.call('ZRANGE', items(c, s), 0, -1)) do
     local r = redis.call('HMGET', rec(id), 'state', 'amb')
