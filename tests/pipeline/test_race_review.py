@@ -15,6 +15,7 @@ from gateway.connectors.dvcqg import Service
 from gateway.connectors.webhook import EVENT_CHANNEL, WebhookConfig, WebhookConnector
 from gateway.pipeline.breaker import BreakerConfig, CircuitBreaker
 from gateway.pipeline.channels import Channels
+from gateway.pipeline.deadletters import DeadLetters
 from gateway.pipeline.engine import DeliveryEngine, EngineSettings
 from gateway.pipeline.outbox import DeliveryState, Outbox
 from gateway.pipeline.retry import RetryPolicy
@@ -172,12 +173,15 @@ class NotifyRig(Rig):
             settings=EngineSettings(batch_size=10, lease_seconds=30),
             rng=lambda lo, hi: hi,
         )
+        self.deadletters = DeadLetters(self.outbox)
 
     def events(self) -> list[tuple[str, str]]:
         """(type, delivery id) of every notification created, in order."""
         out: list[tuple[str, str]] = []
         keys = self.outbox.keys
         for key in self.outbox.client.scan_iter(keys.rec("*")):
+            if key.endswith(b":log"):
+                continue
             f = self.outbox.client.hmget(key, "ch", "body")
             if f[0] == EVENT_CHANNEL.encode():
                 body = orjson.loads(f[1] or b"{}")
@@ -351,3 +355,30 @@ def test_state_on_the_wire_of_a_lapsed_lease_ends_superseded_not_sending(rig: Ri
     assert rig.state(new.delivery_id) is DeliveryState.DELIVERED
     assert rig.state(old.delivery_id) is DeliveryState.SUPERSEDED
     assert rig.outbox.status(old.delivery_id or "").superseded_by == new.delivery_id
+
+
+def test_newest_state_dead_on_its_resend_is_notified_delivered_after_replay(
+    nrig: NotifyRig,
+) -> None:
+    """The newest state, sent again after a late older one, is refused and dead-lettered, then
+    replayed and delivered: the client, last told "dead_lettered" and "replayed", must be told
+    "delivered" again."""
+    nrig.accept(D, dossier(status="2"))
+    [hung] = nrig.outbox.claim(D, AGENCY, 10, 30_000, "w1")
+    nrig.clock.advance(31)
+    nrig.engine.sweep()
+    [newest] = nrig.accept(D, dossier(status="4"))
+    nrig.engine.flush(D, AGENCY)
+    nrig.connector.push("DongBoHoSoMC", AGENCY, nrig.outbox.bodies(list(hung.ids)), updating=True)
+    nrig.outbox.complete(D, AGENCY, "w1", [(hung.subject, hung.ids)])
+    nrig.portal.reject(D1)
+    nrig.engine.flush(D, AGENCY)
+    assert nrig.state(newest.delivery_id) is DeliveryState.DEAD
+    nrig.portal.clear_faults()
+    assert nrig.deadletters.replay(newest.delivery_id or "", actor="op").outcome == "queued"
+    nrig.engine.flush(D, AGENCY)
+    assert portal_status(nrig) == "4"
+    kinds = sorted(k for k, i in nrig.events() if i == newest.delivery_id)
+    assert kinds == sorted(
+        ["delivery.delivered", "delivery.dead_lettered", "delivery.replayed", "delivery.delivered"]
+    )

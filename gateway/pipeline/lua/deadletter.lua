@@ -14,7 +14,9 @@ each(15, function(s, ids)
       redis.call('HSETNX', rk, 'first_failed_at', now)
       redis.call('RPUSH', rk .. ':log', now .. ' ' .. msg)
       redis.call('HSET', rk, 'state', 'dead', 'dead_at', now, 'last_error', msg)
-      redis.call('HDEL', rk, 'next_at')
+      -- delivered_at too: the client is told "dead_lettered" now, so a delivery after a replay
+      -- is a first delivery again, counted and notified (see complete.lua).
+      redis.call('HDEL', rk, 'next_at', 'delivered_at')
       -- Out of the subject's waiting items, so out of its count. The record keeps the flag
       -- (an earlier unknown outcome stays unknown), so a replay asks the peer first.
       local was = redis.call('HGET', rk, 'amb') == '1'
