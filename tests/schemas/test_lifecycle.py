@@ -126,7 +126,7 @@ def test_explain_terminal_says_terminal() -> None:
 
 def test_explain_lists_allowed_next() -> None:
     """A refusal from a non-terminal status lists what may follow, in code order."""
-    text = Lifecycle().explain(S.FINISHED, S.PROCESSING)
+    text = Lifecycle.strict().explain(S.FINISHED, S.PROCESSING)
     assert text.endswith("allowed next: 10")
 
 
