@@ -111,11 +111,12 @@ def convert(
 
     try:
         packet = _packet(file, form, kind, _wire_rules(config_path))
+        out = write_packet(packet, target)  # type: ignore[arg-type]
     except ContractError as exc:
         for v in exc.violations:
             click.echo(f"{file}: {v}", err=True)
         sys.exit(EXIT_INVALID)
-    sys.stdout.buffer.write(write_packet(packet, target))  # type: ignore[arg-type]
+    sys.stdout.buffer.write(out)
 
 
 def _wire_rules(config_path: Path | None) -> WireRules | None:

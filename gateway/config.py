@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -22,6 +23,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,9 +37,11 @@ from gateway.identity_settings import IdentitySettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.peers import PeerDelivery, split_section
 from gateway.pipeline.retry import RetryPolicy
+from gateway.schemas.policy import DEFAULT_POLICIES, IntakePolicy, Policy, Quirk
 from gateway.schemas.wire import WireRules
 
 __all__ = [
+    "BareRoute",
     "ClientConfig",
     "IntakeSettings",
     "LoginThrottleSettings",
@@ -83,17 +87,79 @@ class ClientConfig(BaseModel):
         return "*" in self.agencies or agency in self.agencies
 
 
-class IntakeSettings(BaseModel):
-    """Limits and lifetimes at the intake."""
+class BareRoute(BaseModel):
+    """A configured URL where a sender posts a bare JSON array of records (TD.DichVuCongApi).
 
-    model_config = ConfigDict(frozen=True)
+    ``service`` and ``updating`` stand in for the envelope's ``service`` and ``isUpdating``;
+    ``madonvi`` for its agency (a ``madonvi``/``MaDinhDanhDV`` query parameter wins).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: Literal["DongBoHoSoMC", "CapNhatTienDoHoSoMC"]
+    updating: bool = False
+    madonvi: str | None = Field(None, min_length=1, max_length=64)
+
+
+class IntakeSettings(BaseModel):
+    """Limits, lifetimes and the quirk policy at the intake (``[intake]``).
+
+    ``policies`` sets ``refuse`` or ``flag`` per quirk (:class:`~gateway.schemas.policy.Quirk`;
+    every quirk is flagged by default). ``dates_from``/``dates_until`` bound every DVCQG date
+    (UTC+7 calendar days, inclusive). ``account_codes`` are ``madonvi`` values that name a
+    sender's account rather than an agency (OpenCPS). ``bare_routes`` maps extra URL paths to
+    the service their bare-array bodies are for.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_records_per_call: int = Field(1000, ge=1)
+    max_objects_per_record: int = Field(
+        256, ge=1, description="JSON objects per record at most, counted before parsing"
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, le=3600, description="a request body not fully received by then answers 408"
+    )
     idempotency_ttl_seconds: int = Field(
         24 * 3600, ge=24 * 3600, description="how long an Idempotency-Key is remembered (≥ 24 h)"
     )
     session_ttl_seconds: int = Field(8 * 3600, ge=60)
+    dates_from: date = date(1990, 1, 1)
+    dates_until: date = date(2100, 12, 31)
+    policies: dict[Quirk, Policy] = Field(default_factory=dict)
+    account_codes: frozenset[Annotated[str, StringConstraints(min_length=1)]] = frozenset()
+    bare_routes: dict[
+        Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9_./-]*$")], BareRoute
+    ] = Field(default_factory=dict)
+    _policy: IntakePolicy = PrivateAttr(default_factory=IntakePolicy)
+
+    @field_validator("dates_until")
+    @classmethod
+    def _window_not_empty(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("dates_from")
+        if start is not None and value < start:
+            raise ValueError("dates_until is before dates_from")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Build the policy once; every request then reuses the same object."""
+        self._policy = IntakePolicy(
+            policies={**DEFAULT_POLICIES, **self.policies},
+            earliest=f"{self.dates_from:%Y%m%d}000000",
+            latest=f"{self.dates_until:%Y%m%d}235959",
+            account_codes=frozenset(self.account_codes),
+        )
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose policy follows ``update``."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.model_post_init(None)
+        return copy
+
+    def policy(self) -> IntakePolicy:
+        """The configured quirk policy and date window."""
+        return self._policy
 
 
 class LoginThrottleSettings(BaseModel):

@@ -59,6 +59,8 @@ class Outcome:
     duplicate: bool = False
     refused_rule: str | None = None
     refused_message: str | None = None
+    flags: tuple[str, ...] = ()
+    """Intake quirks the record was accepted with, and the life cycle's own (``status_skip``)."""
 
     @property
     def accepted(self) -> bool:
@@ -70,7 +72,8 @@ def outcome(lifecycle: Lifecycle, rec: DossierRecord | ProgressRecord, a: Accept
     """The intake's answer for one DVCQG record from what the outbox did with its entry."""
     no = rec.dossier_no
     if a.accepted:
-        return Outcome(a.index, no, a.delivery_id, duplicate=a.duplicate)
+        flags = tuple(a.extra.split(",")) if a.code == "new" and a.extra not in ("", "-") else ()
+        return Outcome(a.index, no, a.delivery_id, duplicate=a.duplicate, flags=flags)
     if a.code == "order":
         when = rec.handled_at if isinstance(rec, ProgressRecord) else ""
         return Outcome(
@@ -98,11 +101,14 @@ def outcome(lifecycle: Lifecycle, rec: DossierRecord | ProgressRecord, a: Accept
 
 
 def allowed_transitions(lifecycle: Lifecycle) -> str:
-    """The life cycle as the outbox scripts read it: ``",old>new,…,"``."""
+    """The life cycle as the outbox scripts read it: ``",old>new,…,"``, then the pairs accepted
+    only as a quirk, ``"|,old>new:rule,…,"`` (a plain search for ``",old>new,"`` never matches
+    one of those, since ``:`` follows the pair)."""
     pairs = (
         f"{old.value}>{new.value}" for old, news in lifecycle.transitions.items() for new in news
     )
-    return "," + ",".join(pairs) + ","
+    flagged = (f"{o.value}>{n.value}:{rule}" for (o, n), rule in lifecycle.flagged.items())
+    return "," + ",".join(pairs) + ",|," + ",".join(flagged) + ","
 
 
 @dataclass
@@ -151,6 +157,9 @@ class GatewayService:
                     f" send ({c.max_call_seconds:g} s with the configured timeouts):"
                     " a lease that lapses mid-send lets a second worker send the same subject"
                 )
+        # Skips and reopenings whose quirk the [intake] policy refuses leave the life cycle.
+        policy = self.settings.intake.policy()
+        self.lifecycle = self.lifecycle.under(q for q in policy.policies if policy.refuses(q))
         allowed = allowed_transitions(self.lifecycle)
         self.channels = Channels(
             [spec for c in given for spec in c.channels],

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.api import dvcqg_intake, evaluations, health, identity, native, operations
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
+from gateway.api.openapi import document_problems
 from gateway.api.problems import Problem, problem_response
 from gateway.errors import Violation
 from gateway.service import GatewayService
@@ -50,10 +51,14 @@ def create_app(service: GatewayService) -> FastAPI:
     )
     app.state.service = service
     app.state.metrics_registry = metrics_registry(service)
-    app.add_middleware(BodyLimit, max_bytes=service.settings.intake.max_body_bytes)
+    intake = service.settings.intake
+    app.add_middleware(
+        BodyLimit, max_bytes=intake.max_body_bytes, timeout=intake.body_timeout_seconds
+    )
     for module in (dvcqg_intake, native, operations, evaluations, health):
         app.include_router(module.router)
     identity.install(app, service)
+    dvcqg_intake.add_bare_routes(app, intake.bare_routes)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
@@ -116,6 +121,10 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 body = content.get("application/json", {}).get("schema")
                 if isinstance(body, dict) and "$defs" in body:
                     components.update(body.pop("$defs"))
+                items = body.get("items") if isinstance(body, dict) else None
+                if isinstance(items, dict) and "$defs" in items:
+                    components.update(items.pop("$defs"))
+        document_problems(schema)
         app.openapi_schema = schema
         return schema
 

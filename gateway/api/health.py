@@ -29,7 +29,7 @@ def metrics_registry(service: GatewayService) -> CollectorRegistry:
 
 
 @router.get("/health/live")
-def live() -> dict[str, str]:
+async def live() -> dict[str, str]:
     """200 while the process serves requests."""
     return {"status": "ok"}
 

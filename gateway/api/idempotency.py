@@ -95,7 +95,15 @@ def key_from(request: Request) -> str:
     The draft defines the header as a structured-field string (``"abc"``); bare tokens are
     accepted too, since most clients send them that way.
     """
-    raw = request.headers.get(HEADER)
+    values = request.headers.getlist(HEADER)
+    if len(values) > 1:
+        # Which one the client meant is a guess; the first would be taken silently.
+        raise Problem(
+            400,
+            f"{len(values)} {HEADER} headers; send exactly one",
+            kind="idempotency-key-repeated",
+        )
+    raw = values[0] if values else None
     if raw is None:
         raise Problem(
             400, f"the {HEADER} header is required on this endpoint", kind="idempotency-key-missing"

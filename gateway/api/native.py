@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gateway.api.auth import Client
 from gateway.api.deps import get_service, parse_json, raw_body, request_body
 from gateway.api.idempotency import StoredResponse, idempotent
-from gateway.api.intake import RecordResult, accept_records, provincial_record
+from gateway.api.intake import RecordResult, accept_records, intake_rules, provincial_record
 from gateway.api.problems import PROBLEM_JSON, Problem
 from gateway.connectors.dvcqg import Service
 from gateway.errors import NotFoundError
@@ -49,7 +49,7 @@ _IDEMPOTENCY_HEADER = {
             "name": "Idempotency-Key",
             "in": "header",
             "required": True,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
             "description": "unique per logical request; the first response is replayed",
         }
     ]
@@ -77,6 +77,7 @@ def _delivery(result: RecordResult) -> dict[str, Any]:
         "delivery_id": result.delivery_id,
         "duplicate": result.duplicate,
         "dossier_no": result.dossier_no,
+        "flags": list(result.flags),
     }
 
 
@@ -95,7 +96,7 @@ def _json(status: int, payload: dict[str, Any], **kw: Any) -> StoredResponse:
 
 
 def _single(service: Service, body: bytes, client: Any, gateway: GatewayService) -> StoredResponse:
-    rules = gateway.settings.wire.rules()
+    rules = intake_rules(gateway)
     item = provincial_record(service, 0, parse_json(body), prefix="", rules=rules)
     if isinstance(item, RecordResult):
         raise Problem(
@@ -148,7 +149,7 @@ def _batch(service: Service, body: bytes, client: Any, gateway: GatewayService) 
             f"{len(batch.items)} records in one call; at most {limit} allowed",
             kind="too-many-records",
         )
-    rules = gateway.settings.wire.rules()
+    rules = intake_rules(gateway)
     items = [
         provincial_record(service, i, it, prefix="items", rules=rules)
         for i, it in enumerate(batch.items)

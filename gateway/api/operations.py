@@ -21,6 +21,7 @@ from gateway.api.problems import Problem
 from gateway.errors import NotFoundError
 from gateway.mappers import contract_error_from
 from gateway.pipeline.deadletters import DeadLetterFilter, ReplayResult
+from gateway.schemas.isotime import IsoDateTime
 from gateway.service import GatewayService
 
 __all__ = ["ReplayFilter", "router"]
@@ -74,8 +75,12 @@ def list_dead_letters(
     reason: str | None = None,
     partition: Annotated[str | None, Query(description="agency, client …")] = None,
     channel: ChannelId = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    since: Annotated[
+        IsoDateTime | None, Query(description="ISO 8601 with offset, inclusive")
+    ] = None,
+    until: Annotated[
+        IsoDateTime | None, Query(description="ISO 8601 with offset, inclusive")
+    ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
@@ -114,8 +119,8 @@ class ReplayFilter(BaseModel):
     reason: str | None = None
     partition: str | None = None
     channel: str | None = Field(None, pattern=_CHANNEL_PATTERN)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
     rate: float = Field(50.0, gt=0, le=1000, description="replays per second at most")
 
 

@@ -83,12 +83,13 @@ def entries(
 
     One Rust call gives the stored body; equal records give equal bytes (fields in model order),
     so the body's digest is the record's fingerprint. A step is ordered by ``ThoiDiemXuLy``; a
-    dossier state by ``NgayTiepNhan``.
+    dossier state by its newest event time (:attr:`DossierRecord.version`), so that an older
+    state arriving after a newer one is refused as stale.
     """
     out: list[Entry] = []
     for rec in records:
         body = rec.__pydantic_serializer__.to_json(rec, by_alias=True, exclude_none=True)
-        order = rec.handled_at if service is Service.PROGRESS else rec.received_at  # type: ignore[union-attr]  # the service says which model it is
+        order = rec.handled_at if service is Service.PROGRESS else rec.version  # type: ignore[union-attr]  # the service says which model it is
         out.append(
             Entry(
                 subject=rec.dossier_no,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.errors import ContractError, Violation
 from gateway.mappers._scalars import (
     BOOL_OF_FLAG,
     flag_of,
@@ -30,7 +31,7 @@ from gateway.mappers._scalars import (
     opt_wire_time,
     text_bool,
 )
-from gateway.schemas.codes import TextBool
+from gateway.schemas.codes import Flag, OnlinePayment, TextBool
 from gateway.schemas.national import (
     DossierRecord,
     NationalDocument,
@@ -161,7 +162,7 @@ def _document_in(doc: NationalDocument) -> dict[str, Any]:
         "url": doc.url,
         "deleted": doc.deleted is TextBool.TRUE,
         "digitised": BOOL_OF_FLAG[doc.digitised],
-        "reused": BOOL_OF_FLAG[doc.reused],
+        "reused": BOOL_OF_FLAG[doc.reused],  # type: ignore[index]  # a code outside the table is refused above
         "from_national_store": BOOL_OF_FLAG[doc.from_national_store],
         "replacing_result_code": doc.replacing_result_code,
     }
@@ -194,11 +195,36 @@ def _supplement_in(sup: NationalSupplement) -> dict[str, Any]:
     }
 
 
+def _without_provincial_form(r: DossierRecord) -> list[Violation]:
+    """What a national record accepted with a quirk holds that the provincial model cannot."""
+    found = []
+    if r.owner_paper_no in (None, ""):
+        found.append(("SoGiayToChuHoSo", "owner_paper_missing"))
+    if not r.due_at:
+        found.append(("NgayHenTra", "due_date_missing"))
+    if r.online_payment is not None and not isinstance(r.online_payment, OnlinePayment):
+        found.append(("DuocThanhToanTrucTuyen", "code_outside_table"))
+    docs = [(f"TaiLieuNop.{i}", d) for i, d in enumerate(r.documents)] + [
+        (f"DanhSachHoSoBoSung.{j}.DanhSachGiayToBoSung.{i}", d)
+        for j, sup in enumerate(r.supplements)
+        for i, d in enumerate(sup.documents)
+    ]
+    for path, doc in docs:
+        if doc.reused is not None and not isinstance(doc.reused, Flag):
+            found.append((f"{path}.DuocTaiSuDung", "code_outside_table"))
+    return [Violation(p, rule, "accepted as sent, but has no provincial form") for p, rule in found]
+
+
 def dossier_from_national(r: DossierRecord) -> Dossier:
     """The provincial dossier for a validated national record; datetimes come out in UTC+7.
 
     The applicant's ``birth_date`` and ``sex`` are None: the national record does not carry them.
+    Raises ContractError for a record the intake accepts with a quirk the provincial model has
+    no form for (no due date, no owner paper, a code outside today's table).
     """
+    missing = _without_provincial_form(r)
+    if missing:
+        raise ContractError(missing, source=r.dossier_no)
     return Dossier.model_validate(
         {
             "dossier_no": r.dossier_no,
@@ -222,7 +248,7 @@ def dossier_from_national(r: DossierRecord) -> Dossier:
             },
             "summary": r.summary,
             "received_at": local_time(r.received_at),
-            "due_at": local_time(r.due_at),
+            "due_at": opt_local_time(r.due_at or None),
             "status": r.status,
             "returned_at": opt_local_time(r.returned_at),
             "return_info": r.return_info,

@@ -31,7 +31,7 @@ import orjson
 from redis.commands.core import Script
 from redis.typing import EncodableT, FieldT
 
-from gateway.errors import NotFoundError
+from gateway.errors import ContractError, NotFoundError, Violation
 from gateway.pipeline.deadletters import DeadLetterFilter, DeadLetters
 from gateway.pipeline.outbox import text
 
@@ -58,6 +58,23 @@ def _iso(ms: str | None) -> str | None:
     if not ms:
         return None
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat()
+
+
+def _check_window(flt: DeadLetterFilter | None) -> None:
+    """Refuse a filter time the job could not turn into a score (naive, or beyond years
+    1–9999 once in UTC): found now, it is a ContractError; found by the worker, a failed job."""
+    for name in ("since", "until"):
+        value = getattr(flt, name, None)
+        if value is None:
+            continue
+        try:
+            if value.utcoffset() is None:
+                raise ValueError
+            value.timestamp()
+        except (ValueError, OverflowError):
+            raise ContractError(
+                [Violation(name, "iso_datetime_range", "an aware time within the years 1–9999")]
+            ) from None
 
 
 @dataclass
@@ -103,6 +120,7 @@ class ReplayJobs:
         """
         if rate <= 0:
             raise ValueError("rate must be positive")
+        _check_window(flt)
         job_id = uuid.uuid4().hex
         self._write(
             self._key(job_id),

@@ -6,6 +6,8 @@
 - :mod:`~gateway.schemas.envelope`: the adapter call envelope and reply.
 - :mod:`~gateway.schemas.provincial`: the gateway's own typed dossier and step.
 - :mod:`~gateway.schemas.lifecycle`: which status may follow which.
+- :mod:`~gateway.schemas.policy`: the quirks of real senders and their intake policy.
+- :mod:`~gateway.schemas.isotime`: native date-times (ISO 8601 with an offset, nothing else).
 
 This package imports nothing else of the gateway.
 """
@@ -24,6 +26,7 @@ from gateway.schemas.codes import (
 )
 from gateway.schemas.envelope import CallEnvelope, LoginReply, LoginRequest, Reply
 from gateway.schemas.identifiers import check_personal_id, mask_id
+from gateway.schemas.isotime import IsoDateTime
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.schemas.national import (
     ConnectedDatabase,
@@ -36,6 +39,7 @@ from gateway.schemas.national import (
     OwnerIdentifier,
     ProgressRecord,
 )
+from gateway.schemas.policy import IntakePolicy, Policy, Quirk
 from gateway.schemas.provincial import (
     Applicant,
     AttachedPaper,
@@ -67,6 +71,8 @@ __all__ = [
     "FeeType",
     "Flag",
     "IdentifierType",
+    "IntakePolicy",
+    "IsoDateTime",
     "Lifecycle",
     "LoginReply",
     "LoginRequest",
@@ -78,8 +84,10 @@ __all__ = [
     "OnlinePayment",
     "OwnerIdentifier",
     "PersonalIdentifier",
+    "Policy",
     "ProgressRecord",
     "ProgressStep",
+    "Quirk",
     "Reply",
     "ResultDelivery",
     "ResultPaper",

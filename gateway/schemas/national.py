@@ -9,7 +9,9 @@ are refused (a typo must not vanish silently).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,8 +19,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -44,6 +48,7 @@ from gateway.schemas.wire import (
     Text,
     WireDate,
     _empty_to_none,
+    dossier_agency,
     limited,
     rules_from,
 )
@@ -63,6 +68,46 @@ __all__ = [
 OptWireDate = Annotated[WireDate | None, BeforeValidator(_empty_to_none)]
 OptFlag = Annotated[Flag | None, BeforeValidator(_empty_to_none)]
 Count = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
+_DIGIT_CODE = re.compile(r"[0-9]{1,2}")
+
+
+def _open_code(table: type[StrEnum]) -> Any:
+    """A validator: a member of ``table``, another 1–2 digit code as text, or None for ""."""
+
+    # A dict lookup: calling the enum costs ~30 µs per record over its four flags.
+    members: dict[str, Any] = {m.value: m for m in table}
+
+    def check(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            member = members.get(value)
+            if member is not None:
+                return member
+            if _DIGIT_CODE.fullmatch(value):
+                # Outside today's table, forwarded as sent (the intake flags it).
+                return value
+        raise PydanticCustomError(
+            "enum",
+            "must be one of {allowed}, or another one- or two-digit code",
+            {"allowed": ", ".join(m.value for m in table)},
+        )
+
+    return check
+
+
+_OPEN_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "string", "pattern": "^([0-9]{1,2})?$"}, {"type": "null"}]}
+)
+OptOpenFlag = Annotated[Flag | str | None, PlainValidator(_open_code(Flag)), _OPEN_SCHEMA]
+"""A national "0"/"1" flag the gateway only forwards; another digit code is kept as sent."""
+OptOpenPayment = Annotated[
+    OnlinePayment | str | None, PlainValidator(_open_code(OnlinePayment)), _OPEN_SCHEMA
+]
+"""``DuocThanhToanTrucTuyen``: 0, 1, 2, or another digit code kept as sent ("3" occurs)."""
+DueDate = WireDate | Literal[""] | None
+"""``NgayHenTra``: a date, or "" / absent when the procedure has no due date (766: the
+procedure's maximum time applies). "" is kept, as the senders who use it send it."""
 
 
 class _Wire(BaseModel):
@@ -116,7 +161,7 @@ class NationalDocument(_Wire):
     component_code: OptText = Field(None, alias="MaThanhPhanHoSo")
     url: OptText = Field(None, alias="DuongDanTaiTepTin")
     digitised: OptFlag = Field(None, alias="DuocSoHoa")
-    reused: OptFlag = Field(None, alias="DuocTaiSuDung")
+    reused: OptOpenFlag = Field(None, alias="DuocTaiSuDung")
     from_national_store: OptFlag = Field(None, alias="DuocLayTuKhoDMQG")
     replacing_result_code: OptText = Field(None, alias="MaKetQuaThayThe")
 
@@ -194,7 +239,8 @@ class DossierRecord(_Wire):
     )
     receipt_no: OptText = Field(None, alias="SoBienNhan")
     owner_name: OptText = Field(None, alias="ChuHoSo")
-    owner_paper_no: Text = Field(alias="SoGiayToChuHoSo")
+    # Absent (OpenCPS), null (TD.DichVuCongApi) or "": the intake flags it (owner_paper_missing).
+    owner_paper_no: str | None = Field(None, alias="SoGiayToChuHoSo")
     applicant_type: ApplicantType = Field(alias="LoaiDoiTuong")
     account_id: OptText = Field(None, alias="MaDoiTuong")
     other_info: OptText = Field(None, alias="ThongTinKhac")
@@ -205,7 +251,7 @@ class DossierRecord(_Wire):
     phone: OptText = Field(None, alias="SoDienThoai")
     summary: Annotated[Text, limited("TrichYeuHoSo")] = Field(alias="TrichYeuHoSo")
     received_at: WireDate = Field(alias="NgayTiepNhan")
-    due_at: WireDate = Field(alias="NgayHenTra")
+    due_at: DueDate = Field(None, alias="NgayHenTra")
     status: DossierStatus = Field(alias="TrangThaiHoSo")
     returned_at: OptWireDate = Field(None, alias="NgayTra")
     return_info: OptText = Field(None, alias="ThongTinTra")
@@ -219,9 +265,7 @@ class DossierRecord(_Wire):
     )
     has_digitised_components: OptFlag = Field(None, alias="HoSoCoThanhPhanSoHoa")
     vneid_verified: OptFlag = Field(None, alias="TaiKhoanDuocXacThucVoiVNeID")
-    online_payment: Annotated[OnlinePayment | None, BeforeValidator(_empty_to_none)] = Field(
-        None, alias="DuocThanhToanTrucTuyen"
-    )
+    online_payment: OptOpenPayment = Field(None, alias="DuocThanhToanTrucTuyen")
     rejected_at: OptWireDate = Field(None, alias="NgayTuChoi")
     submitted_at: OptWireDate = Field(None, alias="NgayNopHoSo")
     owner_identifiers: list[OwnerIdentifier] = Field(default_factory=list, alias="DinhDanhCHS")
@@ -239,10 +283,10 @@ class DossierRecord(_Wire):
 
     @field_validator("due_at")
     @classmethod
-    def _due_not_before_received(cls, value: str, info: ValidationInfo) -> str:
+    def _due_not_before_received(cls, value: str | None, info: ValidationInfo) -> str | None:
         received = info.data.get("received_at")
         # Same zone and fixed width: string order is time order.
-        if received is not None and value < received:
+        if value and received is not None and value < received:
             raise PydanticCustomError(
                 "due_before_received",
                 "NgayHenTra ({due}) is before NgayTiepNhan ({received})",
@@ -252,8 +296,27 @@ class DossierRecord(_Wire):
 
     @property
     def agency(self) -> str:
-        """The agency code that opens ``MaHoSo``."""
-        return self.dossier_no.rsplit("-", 2)[0]
+        """The agency code that opens ``MaHoSo`` (the whole number for a local number)."""
+        return dossier_agency(self.dossier_no) or self.dossier_no
+
+    @property
+    def version(self) -> str:
+        """The newest event time the record carries (``yyyyMMddHHmmss``): how new this state is.
+
+        Reception, submission, finish, return and rejection times, and each supplement's request
+        and receipt; due dates are promises, not events, and do not count. The outbox refuses a
+        state whose version is older than the stored one (``state_out_of_order``).
+        """
+        times = [
+            self.received_at,
+            self.submitted_at,
+            self.finished_at,
+            self.returned_at,
+            self.rejected_at,
+        ]
+        for sup in self.supplements:
+            times += [sup.requested_at, sup.received_at]
+        return max(t for t in times if t)
 
 
 class ProgressRecord(_Wire):
@@ -264,12 +327,13 @@ class ProgressRecord(_Wire):
     handler_title: OptText = Field(None, alias="ChucDanh")
     handled_at: WireDate = Field(alias="ThoiDiemXuLy")
     department: OptText = Field(None, alias="PhongBanXuLy")
-    content: Text = Field(alias="NoiDungXuLy")
+    # "" for an action without a name (OpenCPS): the intake flags it (step_content_empty).
+    content: str = Field(alias="NoiDungXuLy")
     status: DossierStatus = Field(alias="TrangThai")
     started_at: OptWireDate = Field(None, alias="NgayBatDau")
     statutory_end_at: OptWireDate = Field(None, alias="NgayKetThucTheoQuyDinh")
 
     @property
     def agency(self) -> str:
-        """The agency code that opens ``MaHoSo``."""
-        return self.dossier_no.rsplit("-", 2)[0]
+        """The agency code that opens ``MaHoSo`` (the whole number for a local number)."""
+        return dossier_agency(self.dossier_no) or self.dossier_no

@@ -1,7 +1,8 @@
 """The provincial dossier record: the gateway's own, well-typed model of a dossier.
 
 This is what a provincial system that does not yet speak the national format sends. Datetimes
-are timezone-aware (a naive one is refused, never guessed), codes are enums, money is whole VND
+are ISO 8601 text with an offset (:mod:`gateway.schemas.isotime`: a naive one, an epoch number or
+a wire-format date is refused, never guessed), codes are enums, money is whole VND
 as ``int``, booleans are ``bool``. The mappers turn it into the national packets and back; its
 JSON Schema is exported to ``contracts/provincial-dossier.schema.json``.
 """
@@ -13,7 +14,6 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,7 +36,8 @@ from gateway.schemas.codes import (
     ResultDelivery,
 )
 from gateway.schemas.identifiers import check_old_id_card, check_personal_id
-from gateway.schemas.wire import check_dossier_number
+from gateway.schemas.isotime import IsoDateTime
+from gateway.schemas.wire import DOSSIER_NO_PATTERN, check_dossier_number
 
 __all__ = [
     "Applicant",
@@ -157,16 +158,16 @@ class Supplement(_Record):
 
     supplement_id: NonEmpty
     content: NonEmpty
-    requested_at: AwareDatetime
+    requested_at: IsoDateTime
     requested_by: str | None = None
     received_by: str | None = None
     reception_info: str | None = None
-    received_at: AwareDatetime | None = None
+    received_at: IsoDateTime | None = None
     status: str | None = None
     documents: list[Document] = Field(default_factory=list)
     fees: list[Fee] = Field(default_factory=list)
-    previous_due_at: AwareDatetime | None = None
-    new_due_at: AwareDatetime | None = None
+    previous_due_at: IsoDateTime | None = None
+    new_due_at: IsoDateTime | None = None
 
 
 class ResultPaper(_Record):
@@ -182,7 +183,10 @@ class ResultPaper(_Record):
 class Dossier(_Record):
     """A dossier as the province holds it. All datetimes must carry a time zone."""
 
-    dossier_no: NonEmpty = Field(description="MaHoSo: <agency code>-<YYMMDD>-<NNNN>")
+    dossier_no: NonEmpty = Field(
+        description="MaHoSo: <agency code>-<YYMMDD>-<NNNN>",
+        json_schema_extra={"pattern": DOSSIER_NO_PATTERN},
+    )
     procedure_code: NonEmpty
     procedure_name: NonEmpty
     field_code: NonEmpty
@@ -191,20 +195,20 @@ class Dossier(_Record):
     receipt_no: str | None = None
     applicant: Applicant
     summary: NonEmpty
-    received_at: AwareDatetime
-    due_at: AwareDatetime
+    received_at: IsoDateTime
+    due_at: IsoDateTime
     status: DossierStatus
-    returned_at: AwareDatetime | None = None
+    returned_at: IsoDateTime | None = None
     return_info: str | None = None
     result_delivery: ResultDelivery = ResultDelivery.AT_COUNTER
-    finished_at: AwareDatetime | None = None
+    finished_at: IsoDateTime | None = None
     processing_unit: NonEmpty
     note: str | None = None
     submission_place: str | None = None
     has_digitised_components: bool | None = None
     online_payment: OnlinePayment | None = None
-    rejected_at: AwareDatetime | None = None
-    submitted_at: AwareDatetime | None = None
+    rejected_at: IsoDateTime | None = None
+    submitted_at: IsoDateTime | None = None
     connected_databases: list[str] = Field(default_factory=list)
     documents: list[Document] = Field(default_factory=list)
     fees: list[Fee] = Field(default_factory=list)
@@ -219,7 +223,7 @@ class Dossier(_Record):
 
     @field_validator("due_at")
     @classmethod
-    def _due_not_before_received(cls, value: AwareDatetime, info: ValidationInfo) -> AwareDatetime:
+    def _due_not_before_received(cls, value: IsoDateTime, info: ValidationInfo) -> IsoDateTime:
         received = info.data.get("received_at")
         if received is not None and value < received:
             raise PydanticCustomError(
@@ -236,15 +240,15 @@ class Dossier(_Record):
 class ProgressStep(_Record):
     """A processing step of a dossier (national ``CapNhatTienDoHoSoMC``)."""
 
-    dossier_no: NonEmpty
+    dossier_no: NonEmpty = Field(json_schema_extra={"pattern": DOSSIER_NO_PATTERN})
     handler: NonEmpty
     handler_title: str | None = None
-    handled_at: AwareDatetime
+    handled_at: IsoDateTime
     department: str | None = None
     content: NonEmpty
     status: DossierStatus
-    started_at: AwareDatetime | None = None
-    statutory_end_at: AwareDatetime | None = None
+    started_at: IsoDateTime | None = None
+    statutory_end_at: IsoDateTime | None = None
 
     @field_validator("dossier_no")
     @classmethod

@@ -17,11 +17,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "DOSSIER_NO_PATTERN",
+    "LOCAL_DOSSIER_NO",
     "VIETNAM_TZ",
+    "WIRE_DATE_PATTERN",
     "Amount",
     "Code",
     "DossierNumber",
@@ -30,7 +39,9 @@ __all__ = [
     "WireDate",
     "WireRules",
     "check_dossier_number",
+    "dossier_agency",
     "format_wire_datetime",
+    "is_standard_dossier_number",
     "limited",
     "parse_wire_datetime",
     "rules_from",
@@ -54,12 +65,20 @@ class WireRules:
 
     ``max_lengths`` maps a national field name to its upper bound in characters.
     ``submission_places`` / ``database_codes``: the allowed ``NoiNopHoSo`` / ``MaCSDL`` values, or
-    ``None`` to accept any non-empty code (the official lists are not public).
+    ``None`` to accept any non-empty code (the official lists are not public). ``earliest`` /
+    ``latest`` bound every national date (``wire_date_window``); the intake sets them from
+    ``[intake]``.
     """
 
     max_lengths: dict[str, int] = field(default_factory=lambda: dict(_DEFAULT_LIMITS))
     submission_places: frozenset[str] | None = None
     database_codes: frozenset[str] | None = None
+    earliest: str | None = None
+    """The earliest plausible national timestamp (``yyyyMMddHHmmss``); None: no bound."""
+    latest: str | None = None
+    """The latest plausible national timestamp; None: no bound."""
+    relaxed_dossier_numbers: bool = False
+    """Also take ``MaHoSo`` with a 5-digit sequence, or a local number (the intake flags them)."""
 
     def __post_init__(self) -> None:
         # A configured limit overrides its default; the other defaults stay in force.
@@ -136,7 +155,7 @@ def format_wire_datetime(value: datetime) -> str:
     )
 
 
-def _check_wire_datetime(value: str) -> str:
+def _check_wire_datetime(value: str, info: ValidationInfo) -> str:
     try:
         _naive(value)
     except ValueError as exc:
@@ -145,10 +164,29 @@ def _check_wire_datetime(value: str) -> str:
             "must be a real date-time yyyyMMddHHmmss on a 24-hour clock (UTC+7): {reason}",
             {"reason": str(exc)},
         ) from None
+    rules = rules_from(info)
+    # Fixed width, one zone: string order is time order.
+    if (rules.earliest is not None and value < rules.earliest) or (
+        rules.latest is not None and value > rules.latest
+    ):
+        raise PydanticCustomError(
+            "wire_date_window",
+            "{value} is outside the plausible window {earliest}..{latest} ([intake] date window)",
+            {"value": value, "earliest": rules.earliest or "-", "latest": rules.latest or "-"},
+        )
     return value
 
 
-WireDate = Annotated[str, AfterValidator(_check_wire_datetime)]
+WIRE_DATE_PATTERN = (
+    r"^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])([01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]$"
+)
+"""The shape of a national timestamp, for the JSON Schema (the validator also checks the day)."""
+
+WireDate = Annotated[
+    str,
+    AfterValidator(_check_wire_datetime),
+    WithJsonSchema({"type": "string", "pattern": WIRE_DATE_PATTERN}),
+]
 """A national timestamp, kept as its 14-digit string."""
 
 
@@ -207,7 +245,11 @@ def _check_amount(value: Any) -> str:
     return text
 
 
-Amount = Annotated[str, BeforeValidator(_check_amount)]
+Amount = Annotated[
+    str,
+    BeforeValidator(_check_amount),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]+$"}),
+]
 """A non-negative whole number of VND, carried as a string of digits."""
 
 
@@ -217,6 +259,39 @@ Amount = Annotated[str, BeforeValidator(_check_amount)]
 _DOSSIER_NO = re.compile(
     r"(?P<agency>[0-9A-Z]{2,3}(?:\.[0-9A-Z]{2,3}){3})-(?P<day>[0-9]{6})-(?P<seq>[0-9]{4})"
 )
+
+
+# What real senders also use (national-formats.md §2.2): a 5-digit sequence, or a local number.
+# A local number becomes part of Redis key names and of the outbox's space-separated arguments:
+# no spaces, no ":" and nothing outside this set.
+_DOSSIER_NO_5 = re.compile(
+    r"(?P<agency>[0-9A-Z]{2,3}(?:\.[0-9A-Z]{2,3}){3})-(?P<day>[0-9]{6})-(?P<seq>[0-9]{5})"
+)
+LOCAL_DOSSIER_NO = re.compile(r"[0-9A-Za-z][0-9A-Za-z._/-]{0,63}")
+"""A local dossier number the relaxed rules take (ASCII letters, digits, ``._/-``; ≤ 64)."""
+
+
+def dossier_agency(value: str) -> str | None:
+    """The agency code that opens ``MaHoSo`` (4- or 5-digit sequence); None for a local number."""
+    m = _DOSSIER_NO.fullmatch(value) or _DOSSIER_NO_5.fullmatch(value)
+    return m.group("agency") if m is not None else None
+
+
+def is_standard_dossier_number(value: str) -> bool:
+    """True when ``MaHoSo`` has the Circular 01/2018 form (4-digit sequence, real date)."""
+    try:
+        check_dossier_number(value)
+    except PydanticCustomError:
+        return False
+    return True
+
+
+def _check_dossier_number(value: str, info: ValidationInfo) -> str:
+    if rules_from(info).relaxed_dossier_numbers and (
+        _DOSSIER_NO_5.fullmatch(value) or LOCAL_DOSSIER_NO.fullmatch(value)
+    ):
+        return value
+    return check_dossier_number(value)
 
 
 def check_dossier_number(value: str) -> str:
@@ -241,5 +316,17 @@ def check_dossier_number(value: str) -> str:
     return value
 
 
-DossierNumber = Annotated[str, AfterValidator(check_dossier_number)]
-"""``MaHoSo``: ``<agency code>-<YYMMDD>-<NNNN>``."""
+DOSSIER_NO_PATTERN = (
+    r"^[0-9A-Z]{2,3}(\.[0-9A-Z]{2,3}){3}-[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])-"
+    r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})$"
+)
+"""The Circular 01/2018 shape of ``MaHoSo``, for the JSON Schema."""
+
+DossierNumber = Annotated[
+    str,
+    AfterValidator(_check_dossier_number),
+    # The intake takes more (a 5-digit sequence, a local number) and flags it: the schema
+    # documents the form to send.
+    WithJsonSchema({"type": "string", "pattern": DOSSIER_NO_PATTERN}),
+]
+"""``MaHoSo``: ``<agency code>-<YYMMDD>-<NNNN>`` (relaxed: also 5 digits, or a local number)."""

@@ -36,7 +36,7 @@ def test_hashed_session_logs_in_and_pushes(
     }
     answer = api.post("/dvcqg/integration", json=envelope)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["error_code"] == 0
+    assert answer.json()["error_code"] == "0"
 
 
 def test_the_hash_itself_is_not_a_session(

@@ -32,7 +32,7 @@ def test_login_returns_session_stored_with_ttl(api: Any, service: GatewayService
     answer = api.post("/dvcqg/auth", json={"username": "prov-user", "password": "prov-pass"})
     assert answer.status_code == 200
     body = answer.json()
-    assert body["error_code"] == 0
+    assert body["error_code"] == "0"
     assert len(body["session"]) >= 32
     key = f"gw:session:{hashlib.sha256(body['session'].encode()).hexdigest()}"
     assert service.client.get(key) == b"prov"
@@ -70,7 +70,7 @@ def test_push_accepts_then_flush_delivers(
     answer = push(api, login(), [make_national(), other])
     assert answer.status_code == 200
     body = answer.json()
-    assert body["error_code"] == 0
+    assert body["error_code"] == "0"
     assert [r["MaHoSo"] for r in body["result"]] == [DOSSIER_NO, other["MaHoSo"]]
     assert all(r["accepted"] and not r["duplicate"] and r["errors"] == [] for r in body["result"])
     assert portal.dossiers == {}
@@ -84,7 +84,7 @@ def test_invalid_record_is_refused_alone_with_path_and_rule(
     """A bad record is refused with field path and rule; its neighbours are accepted."""
     bad = make_national(no=f"{AGENCY}-250310-0009")
     bad["TrangThaiHoSo"] = "99"
-    del bad["NgayHenTra"]
+    del bad["MaTTHC"]
     answer = push(api, login(), [make_national(), bad])
     body = answer.json()
     assert answer.status_code == 200
@@ -95,7 +95,7 @@ def test_invalid_record_is_refused_alone_with_path_and_rule(
     assert refused["delivery_id"] is None
     assert refused["MaHoSo"] == bad["MaHoSo"]
     paths = {e["path"]: e["rule"] for e in refused["errors"]}
-    assert paths["data.1.NgayHenTra"] == "missing"
+    assert paths["data.1.MaTTHC"] == "missing"
     assert "data.1.TrangThaiHoSo" in paths
 
 
@@ -117,11 +117,23 @@ def test_status_transition_refused_per_record(
 ) -> None:
     """A dossier moved from 10 (returned) back to 4 is refused with rule status_transition."""
     session = login()
-    assert push(api, session, [make_national("returned")]).json()["error_code"] == 0
-    answer = push(api, session, [make_national("processing")])
+    assert push(api, session, [make_national("returned")]).json()["error_code"] == "0"
+    answer = push(api, session, [{**make_national("returned"), "TrangThaiHoSo": "4"}])
     [result] = answer.json()["result"]
     assert result["accepted"] is False
     assert result["errors"][0]["rule"] == "status_transition"
+    assert result["errors"][0]["path"] == "data.0.TrangThaiHoSo"
+
+
+def test_older_state_refused_as_out_of_order(
+    api: Any, login: Callable[..., str], make_national: Make
+) -> None:
+    """A state whose newest time is older than the stored state's is state_out_of_order."""
+    session = login()
+    assert push(api, session, [make_national("returned")]).json()["error_code"] == "0"
+    [result] = push(api, session, [make_national("processing")]).json()["result"]
+    assert result["accepted"] is False
+    assert result["errors"][0]["rule"] == "state_out_of_order"
     assert result["errors"][0]["path"] == "data.0.TrangThaiHoSo"
 
 
@@ -138,7 +150,7 @@ def test_progress_steps_accepted_and_delivered(
     push(api, session, [make_national()])
     service.flush(Service.DOSSIER, AGENCY)
     answer = push(api, session, national_steps[:3], service="CapNhatTienDoHoSoMC")
-    assert answer.json()["error_code"] == 0, answer.text
+    assert answer.json()["error_code"] == "0", answer.text
     service.flush(Service.PROGRESS, AGENCY)
     assert len(portal.steps(DOSSIER_NO)) == 3
 
@@ -220,19 +232,32 @@ def test_oversized_chunked_body_is_413(api: Any) -> None:
     assert answer.status_code == 413
 
 
-def test_bad_envelope_is_problem(api: Any) -> None:
-    """An envelope without session/madonvi/service is a 400 problem listing the paths."""
-    answer = api.post("/dvcqg/integration", json={"data": []})
+def test_bad_envelope_is_problem(api: Any, login: Callable[..., str]) -> None:
+    """An envelope without madonvi/service is a 400 problem listing the paths."""
+    answer = api.post("/dvcqg/integration", json={"session": login(), "data": []})
     assert answer.status_code == 400
     body = answer.json()
     assert body["error_code"] == "1"
-    assert {"session", "madonvi", "service"} <= {e["path"] for e in body["errors"]}
+    assert {"madonvi", "service"} <= {e["path"] for e in body["errors"]}
 
 
-def test_non_json_body_is_400_problem(api: Any) -> None:
+def test_body_without_session_is_401_before_parsing(api: Any) -> None:
+    """No live session string in the body answers 401 whatever else the body holds."""
+    for body in (
+        b'{"data": []}',
+        b"{not json",
+        b'{"session": "nope", "data": [' + b"{}," * 9 + b"{}]}",
+    ):
+        answer = api.post("/dvcqg/integration", content=body)
+        assert answer.status_code == 401
+        assert answer.json()["error_code"] == "401"
+
+
+def test_non_json_body_is_400_problem(api: Any, login: Callable[..., str]) -> None:
     """Bytes that are not JSON are a 400 problem, not a 500."""
+    broken = b'{"session": "' + login().encode() + b'", not json'
     answer = api.post(
-        "/dvcqg/integration", content=b"{not json", headers={"content-type": "application/json"}
+        "/dvcqg/integration", content=broken, headers={"content-type": "application/json"}
     )
     assert answer.status_code == 400
     assert answer.headers["content-type"].startswith("application/problem+json")

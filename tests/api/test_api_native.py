@@ -122,18 +122,28 @@ def test_dossier_of_other_agency_is_403(api: Any, make_provincial: Make) -> None
 
 
 def test_refused_transition_is_409_naming_rule(api: Any, make_provincial: Make) -> None:
-    """Status 10 then 4 on one dossier answers 409 with rule status_transition."""
+    """Status 10 then 4 (same times) on one dossier answers 409 with rule status_transition."""
     returned = api.post("/v1/dossiers", json=make_provincial("returned"), headers=headers("a"))
     assert returned.status_code == 202
-    answer = api.post("/v1/dossiers", json=make_provincial("processing"), headers=headers("b"))
+    back = {**make_provincial("returned"), "status": "4"}
+    answer = api.post("/v1/dossiers", json=back, headers=headers("b"))
     assert answer.status_code == 409
     body = answer.json()
     assert body["rule"] == "status_transition"
     assert body["errors"][0]["path"] == "status"
     # The refusal is the processed outcome: the same request replays it.
-    again = api.post("/v1/dossiers", json=make_provincial("processing"), headers=headers("b"))
+    again = api.post("/v1/dossiers", json=back, headers=headers("b"))
     assert again.status_code == 409
     assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_older_state_is_409_state_out_of_order(api: Any, make_provincial: Make) -> None:
+    """A state older (by its own times) than the stored one answers 409 state_out_of_order."""
+    returned = api.post("/v1/dossiers", json=make_provincial("returned"), headers=headers("a"))
+    assert returned.status_code == 202
+    answer = api.post("/v1/dossiers", json=make_provincial("processing"), headers=headers("b"))
+    assert answer.status_code == 409
+    assert answer.json()["rule"] == "state_out_of_order"
 
 
 def test_batch_lists_deliveries_and_refusals(

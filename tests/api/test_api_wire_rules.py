@@ -91,7 +91,7 @@ def test_summary_at_configured_limit_is_accepted(
     record = make_national()
     record["TrichYeuHoSo"] = "x" * SUMMARY_LIMIT
     answer = push(api, login(), [record])
-    assert answer.json()["error_code"] == 0, answer.text
+    assert answer.json()["error_code"] == "0", answer.text
 
 
 def test_native_dossier_over_configured_limit_is_422_with_national_path(

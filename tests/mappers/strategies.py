@@ -387,3 +387,72 @@ def national_step_dicts(draw: st.DrawFn) -> dict[str, Any]:
 
 national_steps = national_step_dicts().map(ProgressRecord.model_validate)
 """Validated national progress records."""
+
+
+# --- wire rules of the intake (issue 7) ----------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+"""Any JSON value: what a hostile or confused sender may put where a field belongs."""
+
+iso_datetimes_with_offset = aware_datetimes.map(lambda dt: dt.isoformat())
+"""Native date-times as they must be sent: ISO 8601 text with an offset."""
+
+not_iso_datetimes = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    wire_times,
+    aware_datetimes.map(lambda dt: dt.replace(tzinfo=None).isoformat()),
+    st.text(max_size=30).filter(lambda t: "T" not in t),
+)
+"""Values a native date-time must refuse: epoch numbers, wire dates, naive or other text."""
+
+out_of_window_wire_times = st.one_of(
+    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(1989, 12, 31)),
+    st.datetimes(min_value=datetime(2101, 1, 1), max_value=datetime(9999, 12, 31)),
+).map(lambda dt: dt.strftime("%Y%m%d%H%M%S").rjust(14, "0"))
+"""Real national timestamps outside the default plausibility window (1990–2100)."""
+
+QUIRKS: dict[str, Any] = {
+    "owner_paper_missing": lambda r, draw: (
+        r.update({"SoGiayToChuHoSo": draw(st.sampled_from([None, ""]))})
+        if draw(st.booleans())
+        else r.pop("SoGiayToChuHoSo")
+    ),
+    "due_date_missing": lambda r, draw: r.update({"NgayHenTra": ""}),
+    "code_outside_table": lambda r, draw: r.update(
+        {"DuocThanhToanTrucTuyen": draw(st.sampled_from(["3", "4", "9", "11"]))}
+    ),
+    "number_for_text": lambda r, draw: r.update(
+        {
+            "DanhSachTepDinhKemKhac": [
+                {"TenGiayTo": "Bản vẽ", "SoLuong": draw(st.integers(0, 999_999))}
+            ]
+        }
+    ),
+    "dossier_number_nonstandard": lambda r, draw: r.update(
+        {"MaHoSo": r["MaHoSo"][:-4] + draw(st.from_regex(r"[0-9]{5}", fullmatch=True))}
+    ),
+}
+"""How each record-level quirk looks on the wire, applied to a national dossier dict."""
+
+
+@st.composite
+def quirky_dossier_dicts(draw: st.DrawFn) -> tuple[dict[str, Any], frozenset[str]]:
+    """A national dossier dict showing some quirks of real senders, and those quirks' names."""
+    record = draw(national_dossier_dicts())
+    # The quirks below own these fields: a clean value, or the quirk.
+    record["SoGiayToChuHoSo"] = "001186012345"
+    record.pop("DuocThanhToanTrucTuyen", None)
+    record["DanhSachTepDinhKemKhac"] = []
+    for doc in record["TaiLieuNop"]:
+        doc.pop("DuocTaiSuDung", None)
+    chosen = draw(st.sets(st.sampled_from(sorted(QUIRKS))))
+    for name in sorted(chosen):
+        QUIRKS[name](record, draw)
+    return record, frozenset(chosen)

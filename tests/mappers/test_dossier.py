@@ -66,7 +66,7 @@ def test_naive_datetime_is_refused() -> None:
     """A provincial dossier with a naive datetime is refused, never guessed into a zone."""
     with pytest.raises(ValidationError) as info:
         provincial(received_at="2025-03-10T09:15:00")
-    assert info.value.errors()[0]["type"] == "timezone_aware"
+    assert info.value.errors()[0]["type"] == "iso_datetime"
 
 
 def test_sub_second_part_is_dropped() -> None:

@@ -62,10 +62,10 @@ def test_second_state_is_sent_as_update(harness: Harness) -> None:
 
 
 def test_forbidden_transition_is_refused_at_intake(harness: Harness) -> None:
-    """A stale "4" after "10" is refused with the rule, and nothing is queued for it."""
+    """A "4" after "10" is refused with the rule, and nothing is queued for it."""
     for s in ("2", "4", "9", "10"):
         harness.accept(Service.DOSSIER, dossier(status=s))
-    [stale] = harness.accept(Service.DOSSIER, dossier(status="4"))
+    [stale] = harness.accept(Service.DOSSIER, dossier(status="4", GhiChu="reopened"))
     assert not stale.accepted
     assert stale.refused_rule == "status_transition"
     assert "terminal" in (stale.refused_message or "")

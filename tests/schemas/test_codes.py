@@ -149,7 +149,6 @@ UNKNOWN_CODES = [
     (("DanhSachLePhi", 0, "HinhThucThu"), "3"),
     (("DanhSachLePhi", 0, "LoaiPhiLePhi"), "4"),
     (("DinhDanhCHS", 0, "LoaiDinhDanh"), "3"),
-    (("DuocThanhToanTrucTuyen",), "3"),
     (("HoSoCoThanhPhanSoHoa",), "2"),
     (("TaiKhoanDuocXacThucVoiVNeID",), "true"),
     (("TaiLieuNop", 0, "DuocSoHoa"), "2"),
@@ -167,6 +166,30 @@ def test_unknown_code_refused_with_field_path(
     """A code outside its table is refused, and the error names the field's national path."""
     _set(coded_record, path, value)
     assert refuse(DossierRecord, coded_record) == [(path, "enum")]
+
+
+OPEN_CODES = [(("DuocThanhToanTrucTuyen",), "3"), (("TaiLieuNop", 0, "DuocTaiSuDung"), "2")]
+
+
+@pytest.mark.parametrize(("path", "value"), OPEN_CODES, ids=[p[-1] for p, _ in OPEN_CODES])
+def test_forwarded_code_outside_table_is_kept_as_sent(
+    coded_record: dict[str, Any], path: Loc, value: str
+) -> None:
+    """Codes the gateway only forwards keep a value outside today's table, unchanged."""
+    _set(coded_record, path, value)
+    wire: Any = DossierRecord.model_validate(coded_record).to_wire()
+    for part in path:
+        wire = wire[part]
+    assert wire == value
+
+
+@pytest.mark.parametrize("value", ["x", "123", " 3"])
+def test_forwarded_code_must_still_be_a_digit_code(
+    coded_record: dict[str, Any], refuse: Refuse, value: str
+) -> None:
+    """An open code is still one or two digits: anything else is refused."""
+    coded_record["DuocThanhToanTrucTuyen"] = value
+    assert refuse(DossierRecord, coded_record) == [(("DuocThanhToanTrucTuyen",), "enum")]
 
 
 def test_numeric_status_refused(record_data: dict[str, Any], refuse: Refuse) -> None:

@@ -126,7 +126,7 @@ def test_explain_terminal_says_terminal() -> None:
 
 def test_explain_lists_allowed_next() -> None:
     """A refusal from a non-terminal status lists what may follow, in code order."""
-    text = Lifecycle().explain(S.FINISHED, S.PROCESSING)
+    text = Lifecycle.strict().explain(S.FINISHED, S.PROCESSING)
     assert text.endswith("allowed next: 10")
 
 
@@ -163,3 +163,26 @@ def test_custom_table_leaves_default_alone() -> None:
     """Building a custom table does not change the default one."""
     Lifecycle.from_pairs([("10", "4")])
     assert not Lifecycle().allows(S.RETURNED, S.PROCESSING)
+
+
+def test_resync_pairs_are_flagged_not_allowed() -> None:
+    """Skips and reopenings are outside the table, each with the quirk it is flagged as."""
+    lifecycle = Lifecycle()
+    assert not lifecycle.allows(S.RECEIVED, S.RETURNED)
+    assert lifecycle.flag_of(S.RECEIVED, S.RETURNED) == "status_skip"
+    assert lifecycle.flag_of(S.RETURNED, S.RECEIVED) == "status_reopened"
+    assert lifecycle.flag_of(S.FINISHED, S.RETURNED) is None  # in the table: nothing to flag
+    assert lifecycle.flag_of(S.RETURNED, S.PROCESSING) is None  # neither: refused
+
+
+def test_under_drops_the_refused_quirks_only() -> None:
+    """A policy refusing status_skip keeps the reopenings and drops every skip."""
+    lifecycle = Lifecycle().under(["status_skip"])
+    assert set(lifecycle.flagged.values()) == {"status_reopened"}
+    assert lifecycle.transitions == Lifecycle().transitions
+
+
+def test_strict_has_no_flagged_pairs() -> None:
+    """The strict life cycle is the table alone."""
+    assert Lifecycle.strict().flagged == {}
+    assert Lifecycle.strict().flag_of(S.RECEIVED, S.RETURNED) is None

@@ -54,9 +54,9 @@ def test_valid_dossier(dossier_data: dict[str, Any]) -> None:
 def test_naive_datetime_refused_in_dossier(
     dossier_data: dict[str, Any], refuse: Refuse, path: tuple[Any, ...]
 ) -> None:
-    """A naive datetime anywhere in a dossier is refused (``timezone_aware``), never guessed."""
+    """A naive datetime anywhere in a dossier is refused (``iso_datetime``), never guessed."""
     _set(dossier_data, path, NAIVE)
-    assert refuse(Dossier, dossier_data) == [(path, "timezone_aware")]
+    assert refuse(Dossier, dossier_data) == [(path, "iso_datetime")]
 
 
 @pytest.mark.parametrize("name", STEP_DATETIMES)
@@ -65,13 +65,13 @@ def test_naive_datetime_refused_in_step(
 ) -> None:
     """A naive datetime in a progress step is refused."""
     step_data[name] = NAIVE
-    assert refuse(ProgressStep, step_data) == [((name,), "timezone_aware")]
+    assert refuse(ProgressStep, step_data) == [((name,), "iso_datetime")]
 
 
 def test_naive_iso_string_refused(dossier_data: dict[str, Any], refuse: Refuse) -> None:
     """An ISO string without an offset is as naive as a naive datetime."""
     dossier_data["received_at"] = "2025-01-01T08:00:00"
-    assert refuse(Dossier, dossier_data) == [(("received_at",), "timezone_aware")]
+    assert refuse(Dossier, dossier_data) == [(("received_at",), "iso_datetime")]
 
 
 def test_iso_string_with_offset_accepted(dossier_data: dict[str, Any]) -> None:

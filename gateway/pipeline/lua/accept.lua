@@ -1,6 +1,7 @@
 -- ARGV 9..: partition client allowed n {meta body}*n, meta = "subject fp status order flags"
 -- (status and flags '-' when none; flags a comma list of intake rules the record raised).
--- allowed: ",old>new,…," legal status changes, or '*' for a channel without a life cycle.
+-- allowed: ",old>new,…," legal status changes, then "|,old>new:rule,…," changes accepted only
+-- as a quirk (the rule joins the item's flags), or '*' for a channel without a life cycle.
 -- Returns one string, a line per item "code id extra" (one bulk reply parses far faster than
 -- nested arrays on the client). Codes: new, dup, order (older than an accepted item of an
 -- append channel), stale (older than the accepted state of a latest-state channel),
@@ -9,9 +10,20 @@ local part, client, allowed = ARGV[9], ARGV[10], ARGV[11]
 local n = tonumber(ARGV[12])
 local rq = ready(ch, part)
 local out = {}
+-- true (and the quirk, for a pair accepted only as one) when new may follow old
 local function legal(old, new)
-  return allowed == '*' or new == '-' or (not old) or old == new
-    or string.find(allowed, ',' .. old .. '>' .. new .. ',', 1, true)
+  if allowed == '*' or new == '-' or (not old) or old == new
+      or string.find(allowed, ',' .. old .. '>' .. new .. ',', 1, true) then
+    return true, nil
+  end
+  -- Statuses are digits, so the pattern holds no magic characters; ':' ends the pair.
+  local rule = string.match(allowed, ',' .. old .. '>' .. new .. ':([%w_]+)')
+  return rule ~= nil, rule
+end
+local function with_flag(flags, rule)
+  if not rule then return flags end
+  if flags == '-' then return rule end
+  return flags .. ',' .. rule
 end
 local function new_item(s, fp, status, ord, flags, body)
   local id = string.format('%012d', redis.call('INCR', ns .. ':seq'))
@@ -32,14 +44,16 @@ for i = 0, n - 1 do
   local sk = sub(ch, s)
   if mode == 'latest' then
     local cur = redis.call('HMGET', sk, 'fp', 'last', 'status', 'pending', 'sending', 'ord')
+    local ok, rule = legal(cur[3], status)
     if cur[1] == fp then
       out[#out + 1] = 'dup ' .. cur[2] .. ' -'
       dups = dups + 1
     elseif cur[6] and tonumber(ord) < tonumber(cur[6]) then
       out[#out + 1] = 'stale - ' .. cur[6]
-    elseif not legal(cur[3], status) then
+    elseif not ok then
       out[#out + 1] = 'transition - ' .. cur[3]
     else
+      flags = with_flag(flags, rule)
       local id = new_item(s, fp, status, ord, flags, body)
       local prev = cur[4]
       if prev and prev ~= '' and prev ~= cur[5] then
@@ -49,7 +63,7 @@ for i = 0, n - 1 do
       redis.call('HSET', sk, 'fp', fp, 'last', id, 'status', status, 'pending', id, 'ord', ord,
         'part', part)
       redis.call('ZADD', rq, 'NX', now, s)
-      out[#out + 1] = 'new ' .. id .. ' -'
+      out[#out + 1] = 'new ' .. id .. ' ' .. flags
       accepted = accepted + 1
     end
   else
@@ -60,17 +74,20 @@ for i = 0, n - 1 do
       dups = dups + 1
     else
       local cur = redis.call('HMGET', sk, 'ord', 'status')
+      local ok, rule = legal(cur[2], status)
+      if mode ~= 'append' then ok, rule = true, nil end
       if mode == 'append' and cur[1] and tonumber(ord) < tonumber(cur[1]) then
         out[#out + 1] = 'order - ' .. cur[1]
-      elseif mode == 'append' and not legal(cur[2], status) then
+      elseif not ok then
         out[#out + 1] = 'transition - ' .. cur[2]
       else
+        flags = with_flag(flags, rule)
         local id = new_item(s, fp, status, ord, flags, body)
         redis.call('ZADD', items(ch, s), ord, id)
         redis.call('HSET', fk, fp, id)
         redis.call('HSET', sk, 'ord', ord, 'status', status, 'part', part)
         redis.call('ZADD', rq, 'NX', now, s)
-        out[#out + 1] = 'new ' .. id .. ' -'
+        out[#out + 1] = 'new ' .. id .. ' ' .. flags
         accepted = accepted + 1
       end
     end
