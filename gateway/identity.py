@@ -10,6 +10,7 @@ evaluation (``{"at", "outcome", "profile", "client"}``). Records are cached only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -111,14 +112,16 @@ class IdentityService:
         with sensitive(query.id_number, query.full_name, query.old_id_number):
             violations = offline_violations(query)
             if violations:
-                self._record(
+                await self._record_async(
                     query, client_id, request_id, IdentityOutcome.INVALID, violations[0].rule
                 )
                 raise ContractError(violations)
             try:
                 reply = await self._look_up(query, request_id)
             except PeerError as exc:
-                self._record(query, client_id, request_id, IdentityOutcome.UNAVAILABLE, exc.reason)
+                await self._record_async(
+                    query, client_id, request_id, IdentityOutcome.UNAVAILABLE, exc.reason
+                )
                 log.warning("identity look-up %s failed: %s", request_id, exc.reason)
                 raise
             citizen = _the_one(reply, query.id_number)
@@ -127,7 +130,7 @@ class IdentityService:
             else:
                 mismatches = compare_person(query, citizen, sex_codes=self.settings.sex_codes)
             outcome = IdentityOutcome.MISMATCH if mismatches else IdentityOutcome.MATCH
-            self._record(query, client_id, request_id, outcome, None, mismatches)
+            await self._record_async(query, client_id, request_id, outcome, None, mismatches)
         view = None
         # Only a caller who already knows the person gets the record: a mismatch shows nothing,
         # so a number cannot be used to fish for whoever holds it.
@@ -143,7 +146,7 @@ class IdentityService:
         )
 
     async def _look_up(self, query: IdentityQuery, request_id: str) -> CitizenReply:
-        cached = self._cached(query.id_number)
+        cached = await asyncio.to_thread(self._cached, query.id_number)
         if cached is not None:
             return cached
         if not self.breaker.allow():
@@ -176,7 +179,7 @@ class IdentityService:
             self.breaker.release()
             raise
         self.breaker.record_success()
-        self._cache(query.id_number, reply)
+        await asyncio.to_thread(self._cache, query.id_number, reply)
         return reply
 
     # -- cache (only when configured) ------------------------------------------------------
@@ -203,6 +206,11 @@ class IdentityService:
         self.client.set(self._cache_key(number), data, ex=ttl)
 
     # -- audit and evaluation --------------------------------------------------------------
+
+    async def _record_async(self, *args: Any) -> None:
+        # Redis calls block; in a worker thread they leave the event loop serving other
+        # look-ups, and concurrent audit writes share Redis' fsyncs.
+        await asyncio.to_thread(self._record, *args)
 
     def _record(
         self,

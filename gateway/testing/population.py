@@ -37,7 +37,7 @@ import httpx
 import orjson
 from lxml import etree
 
-from gateway.connectors.population.config import PopulationConfig
+from gateway.connectors.population.config import CONTRACTS_DIR, PopulationConfig
 from gateway.errors import ContractError
 from gateway.mappers.citizen_xml import CITIZEN_NAMESPACE
 from gateway.mappers.xml_safety import parse_xml
@@ -51,9 +51,7 @@ __all__ = [
     "PopulationSimulator",
 ]
 
-DEFAULT_SEED = (
-    Path(__file__).resolve().parents[2] / "contracts" / "samples" / "population" / "citizens.json"
-)
+DEFAULT_SEED = CONTRACTS_DIR / "samples" / "population" / "citizens.json"
 LOOKUP_PATH = "/api/dancu/tracuu"
 SOAP_PATH = "/soap"
 TOKEN_PATH = "/token"  # noqa: S105 - a URL path, not a secret

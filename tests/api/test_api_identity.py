@@ -206,6 +206,16 @@ def test_bad_request_names_the_field(gw: ApiClient) -> None:
     assert "x" in paths
 
 
+def test_control_characters_in_the_name_are_refused(
+    gw: ApiClient, sim: PopulationSimulator
+) -> None:
+    """A name with a control character is 422 on full_name, before any call."""
+    answer = gw.post("/v1/identity:verify", json={**AN, "full_name": "An\u0001"}, headers=PROV)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.json()["errors"]] == ["full_name"]
+    assert sim.calls == ()
+
+
 def test_authentication_and_entitlement(gw: ApiClient) -> None:
     """No key: 401. A client missing from the entitlements: 403."""
     assert gw.post("/v1/identity:verify", json=AN).status_code == 401
