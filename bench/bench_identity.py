@@ -25,14 +25,15 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from bench_pipeline import LoopbackServer  # the sibling benchmarks (bench/ is on sys.path)
+from bench_xml import rate
 
 ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = [
@@ -53,23 +54,6 @@ def _pin_to_one_cpu() -> str:
     return f"pinned to CPU {cpu}"
 
 
-def _rate(fn: Any, seconds: float, repeats: int) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        n = 0
-        start = time.perf_counter()
-        deadline = start + seconds
-        while True:
-            for _ in range(200):
-                fn()
-            n += 200
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, n / (now - start))
-    return best
-
-
 def offline(repeats: int) -> dict[str, float]:
     from gateway.mappers.identity import offline_violations
     from gateway.schemas.identity import IdentityQuery
@@ -78,8 +62,8 @@ def offline(repeats: int) -> dict[str, float]:
     query = IdentityQuery.model_validate(raw)
     assert offline_violations(query) == []
     return {
-        "a": _rate(lambda: offline_violations(query), 0.5, repeats),
-        "b": _rate(lambda: offline_violations(IdentityQuery.model_validate(raw)), 0.5, repeats),
+        "a": rate(lambda: offline_violations(query), 0.5, repeats),
+        "b": rate(lambda: offline_violations(IdentityQuery.model_validate(raw)), 0.5, repeats),
     }
 
 
@@ -137,35 +121,6 @@ def client_main(url: str, seconds: float, concurrency: int) -> None:
     )
 
 
-class Uvicorn:
-    """uvicorn serving ``app`` in a thread on 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
-
-    def __enter__(self) -> Uvicorn:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-
-
 def through_gateway(profile: str, seconds: float, concurrency: int) -> dict[str, Any]:
     from gateway.api import create_app
     from gateway.config import ClientConfig, Settings
@@ -200,14 +155,14 @@ def through_gateway(profile: str, seconds: float, concurrency: int) -> dict[str,
             )
             service = GatewayService.open(settings)
             try:
-                with Uvicorn(create_app(service)) as server:
+                with LoopbackServer(create_app(service)) as server:
                     cpu_before = time.process_time()
                     out = subprocess.run(  # noqa: S603 - this script, fixed arguments
                         [
                             sys.executable,
                             __file__,
                             "--client",
-                            server.url,
+                            server.base_url,
                             "--seconds",
                             str(seconds),
                             "--concurrency",
