@@ -207,10 +207,21 @@ class IdentityService:
 
     # -- audit and evaluation --------------------------------------------------------------
 
-    async def _record_async(self, *args: Any) -> None:
-        # Redis calls block; in a worker thread they leave the event loop serving other
-        # look-ups, and concurrent audit writes share Redis' fsyncs.
-        await asyncio.to_thread(self._record, *args)
+    async def _record_async(
+        self,
+        query: IdentityQuery,
+        client_id: str,
+        request_id: str,
+        outcome: IdentityOutcome,
+        reason: str | None,
+        mismatches: tuple[str, ...] = (),
+    ) -> None:
+        # Counted here, on the event loop's thread; the Redis calls block, so they run in a
+        # worker thread, leaving the loop to other look-ups (concurrent writes share fsyncs).
+        self.counts[(self.profile, outcome.value)] += 1
+        await asyncio.to_thread(
+            self._record, query, client_id, request_id, outcome, reason, mismatches
+        )
 
     def _record(
         self,
@@ -222,7 +233,6 @@ class IdentityService:
         mismatches: tuple[str, ...] = (),
     ) -> None:
         at = int(self.clock() * 1000)
-        self.counts[(self.profile, outcome.value)] += 1
         entry = {
             "at": str(at),
             "client": client_id,
