@@ -146,7 +146,8 @@ class IdentityService:
         )
 
     async def _look_up(self, query: IdentityQuery, request_id: str) -> CitizenReply:
-        cached = await asyncio.to_thread(self._cached, query.id_number)
+        caching = self.settings.cache_ttl_seconds > 0
+        cached = await asyncio.to_thread(self._cached, query.id_number) if caching else None
         if cached is not None:
             return cached
         if not self.breaker.allow():
@@ -179,7 +180,8 @@ class IdentityService:
             self.breaker.release()
             raise
         self.breaker.record_success()
-        await asyncio.to_thread(self._cache, query.id_number, reply)
+        if caching:
+            await asyncio.to_thread(self._cache, query.id_number, reply)
         return reply
 
     # -- cache (only when configured) ------------------------------------------------------
