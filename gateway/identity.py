@@ -112,14 +112,14 @@ class IdentityService:
         with sensitive(query.id_number, query.full_name, query.old_id_number):
             violations = offline_violations(query)
             if violations:
-                await self._record_async(
+                await self._record(
                     query, client_id, request_id, IdentityOutcome.INVALID, violations[0].rule
                 )
                 raise ContractError(violations)
             try:
                 reply = await self._look_up(query, request_id)
             except PeerError as exc:
-                await self._record_async(
+                await self._record(
                     query, client_id, request_id, IdentityOutcome.UNAVAILABLE, exc.reason
                 )
                 log.warning("identity look-up %s failed: %s", request_id, exc.reason)
@@ -130,7 +130,7 @@ class IdentityService:
             else:
                 mismatches = compare_person(query, citizen, sex_codes=self.settings.sex_codes)
             outcome = IdentityOutcome.MISMATCH if mismatches else IdentityOutcome.MATCH
-            await self._record_async(query, client_id, request_id, outcome, None, mismatches)
+            await self._record(query, client_id, request_id, outcome, None, mismatches)
         view = None
         # Only a caller who already knows the person gets the record: a mismatch shows nothing,
         # so a number cannot be used to fish for whoever holds it.
@@ -209,7 +209,7 @@ class IdentityService:
 
     # -- audit and evaluation --------------------------------------------------------------
 
-    async def _record_async(
+    async def _record(
         self,
         query: IdentityQuery,
         client_id: str,
@@ -218,23 +218,9 @@ class IdentityService:
         reason: str | None,
         mismatches: tuple[str, ...] = (),
     ) -> None:
-        # Counted here, on the event loop's thread; the Redis calls block, so they run in a
-        # worker thread, leaving the loop to other look-ups (concurrent writes share fsyncs).
-        self.counts[(self.profile, outcome.value)] += 1
-        await asyncio.to_thread(
-            self._record, query, client_id, request_id, outcome, reason, mismatches
-        )
-
-    def _record(
-        self,
-        query: IdentityQuery,
-        client_id: str,
-        request_id: str,
-        outcome: IdentityOutcome,
-        reason: str | None,
-        mismatches: tuple[str, ...] = (),
-    ) -> None:
+        """Count the look-up, then write its audit entry (and its 766 record, for a dossier)."""
         at = int(self.clock() * 1000)
+        self.counts[(self.profile, outcome.value)] += 1
         entry = {
             "at": str(at),
             "client": client_id,
@@ -246,16 +232,24 @@ class IdentityService:
             "id_number": mask_id(query.id_number),
             "request_id": request_id,
         }
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xadd(self.audit_key, entry, maxlen=self.settings.audit_max_len, approximate=True)  # type: ignore[arg-type]
+        check = None
         if query.dossier_no is not None:
-            check = {
+            record = {
                 "at": at,
                 "outcome": outcome.value,
                 "profile": self.profile,
                 "client": client_id,
             }
-            pipe.rpush(self.checks_key(query.dossier_no), orjson.dumps(check))
+            check = (self.checks_key(query.dossier_no), orjson.dumps(record))
+        # Redis calls block: in a worker thread they leave the event loop to other look-ups,
+        # and concurrent writes share Redis' fsyncs.
+        await asyncio.to_thread(self._write, entry, check)
+
+    def _write(self, entry: dict[str, str], check: tuple[str, bytes] | None) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.audit_key, entry, maxlen=self.settings.audit_max_len, approximate=True)  # type: ignore[arg-type]
+        if check is not None:
+            pipe.rpush(*check)
         pipe.execute()
 
     def audit(self, *, count: int = 100) -> list[dict[str, str]]:
