@@ -13,8 +13,9 @@ It is a sandbox :class:`~gateway.sandbox.base.Simulator` (``name``, ``handle``, 
 :meth:`PopulationSimulator.transport`. Faults: random rates from
 :class:`~gateway.sandbox.faults.Faults` (``error`` is a SOAP fault), and deterministic ones for
 tests: :meth:`set_latency`, :meth:`timeout_next`, :meth:`soap_fault_next`, :meth:`fail_next`,
-:meth:`expire_tokens`. Every call lands in the ledger (:attr:`calls`) with the ID number masked.
-``python -m gateway.testing.population --port 9300`` serves it from a shell.
+:meth:`expire_tokens`, :meth:`set_down`. Every call lands in the ledger (:attr:`calls`) with
+the ID number masked. ``python -m gateway.testing.population --port 9300`` serves it from a
+shell.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class PopulationSimulator:
         self._calls: list[PopulationCall] = []
         self._outcomes: Counter[str] = Counter()
         self._queued: deque[tuple[str, Any]] = deque()
+        self._down = False
         self.latency = 0.0
 
     @classmethod
@@ -145,6 +147,11 @@ class PopulationSimulator:
         """Every token issued so far is refused from now on (401), as after an early revocation."""
         with self._lock:
             self._tokens.clear()
+
+    def set_down(self, down: bool = True) -> None:
+        """Answer every call 503 (``True``), tokens included, or serve again (``False``)."""
+        with self._lock:
+            self._down = down
 
     def clear_faults(self) -> None:
         """Drop queued faults and the fixed latency (the random ``faults`` stay)."""
@@ -227,6 +234,11 @@ class PopulationSimulator:
         """Answer one raw request (``headers`` with lower-case names)."""
         if method != "POST":
             return Answer(405, b"method not allowed", _TEXT)
+        with self._lock:
+            down = self._down
+        if down:
+            self._record("down", path, "", 503, "down")
+            return Answer(503, b"Service Unavailable", _TEXT)
         if path == TOKEN_PATH:
             return self._token(headers, body)
         if path == LOOKUP_PATH:

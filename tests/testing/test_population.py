@@ -121,3 +121,14 @@ def test_snippet_configures_the_gateway() -> None:
     settings = IdentitySettings.model_validate(data["identity"])
     assert settings.population.endpoint == "http://127.0.0.1:9300/soap"
     assert settings.entitlement("demo") == ("HoVaTen", "NgayThangNamSinh", "ThuongTru")
+
+
+def test_down_answers_503_until_up_again() -> None:
+    """A simulator set down refuses every call with 503 (transient), then serves again."""
+    sim = PopulationSimulator.from_seed()
+    sim.set_down()
+    with pytest.raises(TransientPeerError) as caught:
+        look_up(sim.config("soap", "http://sim.test"), sim.transport())
+    assert caught.value.status == 503
+    sim.set_down(False)
+    assert look_up(sim.config("soap", "http://sim.test"), sim.transport()).citizens
