@@ -65,6 +65,8 @@ class IdentityService:
     connector: PopulationConnector
     breaker: CircuitBreaker
     clock: Callable[[], float] = time.time
+    on_dossier_check: Callable[[str], object] | None = None
+    """Called with the ``MaHoSo`` after a look-up for it is recorded (the evaluations recount)."""
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @classmethod
@@ -76,15 +78,18 @@ class IdentityService:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         breaker_clock: Callable[[], float] = time.monotonic,
+        on_dossier_check: Callable[[str], object] | None = None,
     ) -> IdentityService:
         """Build the connector of the configured profile and its breaker.
 
         ``transport`` replaces the network (tests, the sandbox's simulator); ``breaker_clock``
-        is the breaker's monotonic clock.
+        is the breaker's monotonic clock; for ``on_dossier_check`` see the attribute.
         """
         connector = build_population_connector(settings.population, transport=transport)
         breaker = CircuitBreaker("population", settings.breaker, clock=breaker_clock)
-        return cls(settings, client, namespace, connector, breaker)
+        return cls(
+            settings, client, namespace, connector, breaker, on_dossier_check=on_dossier_check
+        )
 
     @property
     def profile(self) -> str:
@@ -232,25 +237,28 @@ class IdentityService:
             "id_number": mask_id(query.id_number),
             "request_id": request_id,
         }
-        check = None
+        record = None
         if query.dossier_no is not None:
-            record = {
-                "at": at,
-                "outcome": outcome.value,
-                "profile": self.profile,
-                "client": client_id,
-            }
-            check = (self.checks_key(query.dossier_no), orjson.dumps(record))
+            record = orjson.dumps(
+                {"at": at, "outcome": outcome.value, "profile": self.profile, "client": client_id}
+            )
         # Redis calls block: in a worker thread they leave the event loop to other look-ups,
         # and concurrent writes share Redis' fsyncs.
-        await asyncio.to_thread(self._write, entry, check)
+        await asyncio.to_thread(self._write, entry, query.dossier_no, record)
 
-    def _write(self, entry: dict[str, str], check: tuple[str, bytes] | None) -> None:
+    def _write(self, entry: dict[str, str], dossier_no: str | None, record: bytes | None) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.audit_key, entry, maxlen=self.settings.audit_max_len, approximate=True)  # type: ignore[arg-type]
-        if check is not None:
-            pipe.rpush(*check)
+        if dossier_no is not None and record is not None:
+            pipe.rpush(self.checks_key(dossier_no), record)
         pipe.execute()
+        if dossier_no is not None and self.on_dossier_check is not None:
+            try:
+                self.on_dossier_check(dossier_no)
+            except Exception as exc:
+                # The look-up is in the dossier's list: the next recount reads it, so the
+                # answer need not fail for this.
+                log.warning("evaluation recount after a look-up failed: %s", type(exc).__name__)
 
     def audit(self, *, count: int = 100) -> list[dict[str, str]]:
         """The newest ``count`` audit entries, newest first, each with its stream ``id``."""
