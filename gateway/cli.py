@@ -199,8 +199,13 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
             f" (redis: {service.handle.kind if service.handle else 'external'})",
             err=True,
         )
+        # log_config=None: uvicorn's records go to the root handlers, through the log mask.
         uvicorn.run(
-            create_app(service), host=settings.host, port=settings.port, log_level="warning"
+            create_app(service),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            log_config=None,
         )
     finally:
         service.close()

@@ -10,6 +10,7 @@ evaluation (``{"at", "outcome", "profile", "client"}``). Records are cached only
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -64,6 +65,8 @@ class IdentityService:
     connector: PopulationConnector
     breaker: CircuitBreaker
     clock: Callable[[], float] = time.time
+    on_dossier_check: Callable[[str], object] | None = None
+    """Called with the ``MaHoSo`` after a look-up for it is recorded (the evaluations recount)."""
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @classmethod
@@ -75,15 +78,18 @@ class IdentityService:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         breaker_clock: Callable[[], float] = time.monotonic,
+        on_dossier_check: Callable[[str], object] | None = None,
     ) -> IdentityService:
         """Build the connector of the configured profile and its breaker.
 
         ``transport`` replaces the network (tests, the sandbox's simulator); ``breaker_clock``
-        is the breaker's monotonic clock.
+        is the breaker's monotonic clock; for ``on_dossier_check`` see the attribute.
         """
         connector = build_population_connector(settings.population, transport=transport)
         breaker = CircuitBreaker("population", settings.breaker, clock=breaker_clock)
-        return cls(settings, client, namespace, connector, breaker)
+        return cls(
+            settings, client, namespace, connector, breaker, on_dossier_check=on_dossier_check
+        )
 
     @property
     def profile(self) -> str:
@@ -111,14 +117,16 @@ class IdentityService:
         with sensitive(query.id_number, query.full_name, query.old_id_number):
             violations = offline_violations(query)
             if violations:
-                self._record(
+                await self._record(
                     query, client_id, request_id, IdentityOutcome.INVALID, violations[0].rule
                 )
                 raise ContractError(violations)
             try:
                 reply = await self._look_up(query, request_id)
             except PeerError as exc:
-                self._record(query, client_id, request_id, IdentityOutcome.UNAVAILABLE, exc.reason)
+                await self._record(
+                    query, client_id, request_id, IdentityOutcome.UNAVAILABLE, exc.reason
+                )
                 log.warning("identity look-up %s failed: %s", request_id, exc.reason)
                 raise
             citizen = _the_one(reply, query.id_number)
@@ -127,7 +135,7 @@ class IdentityService:
             else:
                 mismatches = compare_person(query, citizen, sex_codes=self.settings.sex_codes)
             outcome = IdentityOutcome.MISMATCH if mismatches else IdentityOutcome.MATCH
-            self._record(query, client_id, request_id, outcome, None, mismatches)
+            await self._record(query, client_id, request_id, outcome, None, mismatches)
         view = None
         # Only a caller who already knows the person gets the record: a mismatch shows nothing,
         # so a number cannot be used to fish for whoever holds it.
@@ -143,7 +151,8 @@ class IdentityService:
         )
 
     async def _look_up(self, query: IdentityQuery, request_id: str) -> CitizenReply:
-        cached = self._cached(query.id_number)
+        caching = self.settings.cache_ttl_seconds > 0
+        cached = await asyncio.to_thread(self._cached, query.id_number) if caching else None
         if cached is not None:
             return cached
         if not self.breaker.allow():
@@ -176,7 +185,8 @@ class IdentityService:
             self.breaker.release()
             raise
         self.breaker.record_success()
-        self._cache(query.id_number, reply)
+        if caching:
+            await asyncio.to_thread(self._cache, query.id_number, reply)
         return reply
 
     # -- cache (only when configured) ------------------------------------------------------
@@ -204,7 +214,7 @@ class IdentityService:
 
     # -- audit and evaluation --------------------------------------------------------------
 
-    def _record(
+    async def _record(
         self,
         query: IdentityQuery,
         client_id: str,
@@ -213,6 +223,7 @@ class IdentityService:
         reason: str | None,
         mismatches: tuple[str, ...] = (),
     ) -> None:
+        """Count the look-up, then write its audit entry (and its 766 record, for a dossier)."""
         at = int(self.clock() * 1000)
         self.counts[(self.profile, outcome.value)] += 1
         entry = {
@@ -226,17 +237,28 @@ class IdentityService:
             "id_number": mask_id(query.id_number),
             "request_id": request_id,
         }
+        record = None
+        if query.dossier_no is not None:
+            record = orjson.dumps(
+                {"at": at, "outcome": outcome.value, "profile": self.profile, "client": client_id}
+            )
+        # Redis calls block: in a worker thread they leave the event loop to other look-ups,
+        # and concurrent writes share Redis' fsyncs.
+        await asyncio.to_thread(self._write, entry, query.dossier_no, record)
+
+    def _write(self, entry: dict[str, str], dossier_no: str | None, record: bytes | None) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.audit_key, entry, maxlen=self.settings.audit_max_len, approximate=True)  # type: ignore[arg-type]
-        if query.dossier_no is not None:
-            check = {
-                "at": at,
-                "outcome": outcome.value,
-                "profile": self.profile,
-                "client": client_id,
-            }
-            pipe.rpush(self.checks_key(query.dossier_no), orjson.dumps(check))
+        if dossier_no is not None and record is not None:
+            pipe.rpush(self.checks_key(dossier_no), record)
         pipe.execute()
+        if dossier_no is not None and self.on_dossier_check is not None:
+            try:
+                self.on_dossier_check(dossier_no)
+            except Exception as exc:
+                # The look-up is in the dossier's list: the next recount reads it, so the
+                # answer need not fail for this.
+                log.warning("evaluation recount after a look-up failed: %s", type(exc).__name__)
 
     def audit(self, *, count: int = 100) -> list[dict[str, str]]:
         """The newest ``count`` audit entries, newest first, each with its stream ``id``."""

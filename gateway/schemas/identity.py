@@ -38,7 +38,13 @@ class IdentityQuery(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     id_number: str = Field(min_length=1, max_length=32, description="số định danh cá nhân")
-    full_name: str = Field(min_length=1, max_length=200, description="as on the ID card")
+    # No control characters: they cannot travel in the SOAP profile's XML.
+    full_name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="as on the ID card",
+    )
     birth_date: date | None = None
     birth_year: int | None = Field(None, ge=1800, le=2299)
     sex: Literal["male", "female"] | None = None

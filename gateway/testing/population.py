@@ -8,59 +8,62 @@ fictional people, national field names). It answers:
   SOAP envelope holding ``CongdanCollection``;
 - ``POST /soap``: the plain SOAP profile of ``contracts/population.wsdl``.
 
-Faults are configurable: :meth:`set_latency`, :meth:`timeout_next`, :meth:`soap_fault_next`,
-:meth:`fail_next` and :meth:`expire_tokens`. Every call lands in a ledger (:attr:`calls`) with
-the ID number masked. Use it in-process with :meth:`transport` (an ``httpx`` transport for the
-connectors), or on a loopback port with :class:`PopulationServer`; ``python -m
-gateway.testing.population --port 9300`` serves it from a shell.
+It is a sandbox :class:`~gateway.sandbox.base.Simulator` (``name``, ``handle``, ``ledger``,
+``reset``): serve it with :class:`~gateway.sandbox.server.SimulatorServer`, or in-process with
+:meth:`PopulationSimulator.transport`. Faults: random rates from
+:class:`~gateway.sandbox.faults.Faults` (``error`` is a SOAP fault), and deterministic ones for
+tests: :meth:`set_latency`, :meth:`timeout_next`, :meth:`soap_fault_next`, :meth:`fail_next`,
+:meth:`expire_tokens`, :meth:`set_down`. Every call lands in the ledger (:attr:`calls`) with
+the ID number masked. ``python -m gateway.testing.population --port 9300`` serves it from a
+shell.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
+import dataclasses
 import json
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import orjson
 from lxml import etree
 
-from gateway.connectors.population.config import PopulationConfig
+from gateway.connectors.population.config import CONTRACTS_DIR, PopulationConfig
 from gateway.errors import ContractError
 from gateway.mappers.citizen_xml import CITIZEN_NAMESPACE
 from gateway.mappers.xml_safety import parse_xml
+from gateway.sandbox.base import Answer, SimulatorTransport, json_answer
+from gateway.sandbox.faults import FaultDice, Faults
+from gateway.sandbox.server import SimulatorServer
 from gateway.schemas.identifiers import mask_id
 
 __all__ = [
     "DEFAULT_SEED",
-    "PopulationAnswer",
+    "LOOKUP_PATH",
+    "SOAP_PATH",
+    "TOKEN_PATH",
     "PopulationCall",
-    "PopulationServer",
     "PopulationSimulator",
 ]
 
-DEFAULT_SEED = (
-    Path(__file__).resolve().parents[2] / "contracts" / "samples" / "population" / "citizens.json"
-)
+DEFAULT_SEED = CONTRACTS_DIR / "samples" / "population" / "citizens.json"
 LOOKUP_PATH = "/api/dancu/tracuu"
 SOAP_PATH = "/soap"
 TOKEN_PATH = "/token"  # noqa: S105 - a URL path, not a secret
 _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _REQUEST_NS = "http://dancuquocgia.bca"
-_JSON = (("Content-Type", "application/json; charset=utf-8"),)
 _XML = (("Content-Type", "text/xml; charset=utf-8"),)
+_TEXT = (("Content-Type", "text/plain"),)
+_LEDGER_CALLS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,44 +80,41 @@ class PopulationCall:
     outcome: str
 
 
-@dataclass(frozen=True, slots=True)
-class PopulationAnswer:
-    """A reply: status, headers and body; ``hang`` means answer nothing (a timeout)."""
-
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = _JSON
-    hang: bool = False
-
-
 class PopulationSimulator:
     """An in-memory population database. Thread-safe.
 
     ``client_id``/``client_secret`` are the credentials the token endpoint accepts;
-    ``token_lifetime`` the ``expires_in`` it grants (seconds). ``hang_seconds`` is how long
-    :class:`PopulationServer` holds a call that :meth:`timeout_next` made time out.
+    ``token_lifetime`` the ``expires_in`` it grants (seconds). ``faults`` draws random faults
+    for look-ups (token calls are never faulted).
     """
+
+    name = "population"
 
     def __init__(
         self,
         citizens: Iterable[Mapping[str, Any]],
         *,
+        faults: Faults | None = None,
         client_id: str = "gateway",
         client_secret: str = "simulator-secret",  # noqa: S107 - a simulator's fixed credential
         token_lifetime: int = 3600,
-        hang_seconds: float = 30.0,
         namespace: str = CITIZEN_NAMESPACE,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._citizens = {str(c["SoDinhDanh"]): dict(c) for c in citizens}
+        self.faults = faults if faults is not None else Faults()
+        self._dice = FaultDice(self.faults, sleep=sleep)
+        self._sleep = sleep
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
-        self.hang_seconds = hang_seconds
         self.namespace = namespace
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._calls: list[PopulationCall] = []
-        self._faults: deque[tuple[str, Any]] = deque()
+        self._outcomes: Counter[str] = Counter()
+        self._queued: deque[tuple[str, Any]] = deque()
+        self._down = False
         self.latency = 0.0
 
     @classmethod
@@ -122,36 +122,41 @@ class PopulationSimulator:
         """A simulator whose citizens are the JSON list in ``path``."""
         return cls(json.loads(Path(path).read_text("utf-8")), **options)
 
-    # -- faults ---------------------------------------------------------------------------------
+    # -- deterministic faults (tests) -----------------------------------------------------------
 
     def set_latency(self, seconds: float) -> None:
-        """Delay every answer by ``seconds``."""
+        """Delay every look-up by ``seconds`` (on top of ``faults.latency``)."""
         self.latency = seconds
 
     def timeout_next(self, count: int = 1) -> None:
         """The next ``count`` look-ups never answer (in-process: ``httpx.ReadTimeout``)."""
         with self._lock:
-            self._faults.extend(("timeout", None) for _ in range(count))
+            self._queued.extend(("timeout", None) for _ in range(count))
 
     def soap_fault_next(self, count: int = 1, *, code: str = "Server") -> None:
         """The next ``count`` look-ups answer a SOAP fault with ``faultcode`` ``soap:<code>``."""
         with self._lock:
-            self._faults.extend(("fault", code) for _ in range(count))
+            self._queued.extend(("fault", code) for _ in range(count))
 
     def fail_next(self, count: int = 1, *, status: int = 503) -> None:
         """The next ``count`` look-ups answer HTTP ``status`` with a plain-text body."""
         with self._lock:
-            self._faults.extend(("status", status) for _ in range(count))
+            self._queued.extend(("status", status) for _ in range(count))
 
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (401), as after an early revocation."""
         with self._lock:
             self._tokens.clear()
 
-    def clear_faults(self) -> None:
-        """Drop pending faults and the latency."""
+    def set_down(self, down: bool = True) -> None:
+        """Answer every call 503 (``True``), tokens included, or serve again (``False``)."""
         with self._lock:
-            self._faults.clear()
+            self._down = down
+
+    def clear_faults(self) -> None:
+        """Drop queued faults and the fixed latency (the random ``faults`` stay)."""
+        with self._lock:
+            self._queued.clear()
         self.latency = 0.0
 
     # -- ledger ---------------------------------------------------------------------------------
@@ -162,8 +167,27 @@ class PopulationSimulator:
         with self._lock:
             return tuple(self._calls)
 
+    def ledger(self) -> dict[str, Any]:
+        """Counts by outcome and the latest calls (numbers masked), JSON-ready."""
+        with self._lock:
+            return {
+                "citizens": len(self._citizens),
+                "outcomes": dict(self._outcomes),
+                "calls": [dataclasses.asdict(c) for c in self._calls[-_LEDGER_CALLS:]],
+            }
+
+    def reset(self) -> None:
+        """Forget calls, tokens and queued faults (the citizens and settings stay)."""
+        with self._lock:
+            self._calls.clear()
+            self._outcomes.clear()
+            self._tokens.clear()
+            self._queued.clear()
+        self.latency = 0.0
+
     def _record(self, profile: str, operation: str, number: str, status: int, outcome: str) -> None:
         with self._lock:
+            self._outcomes[outcome] += 1
             self._calls.append(
                 PopulationCall(time.time(), profile, operation, mask_id(number), status, outcome)
             )
@@ -186,23 +210,44 @@ class PopulationSimulator:
         values.update(overrides)
         return PopulationConfig.model_validate(values)
 
+    def snippet(self, base_url: str, client_id: str, *, profile: str = "lgsp") -> str:
+        """TOML for a gateway configuration: ``[identity]`` pointing at this simulator, with
+        ``client_id`` entitled to the name, birth date and permanent address."""
+        q = json.dumps
+        return "\n".join(
+            [
+                "[identity.population]",
+                f"profile = {q(profile)}",
+                f"base_url = {q(base_url)}",
+                f"soap_url = {q(base_url.rstrip('/') + SOAP_PATH)}",
+                f"client_id = {q(self.client_id)}",
+                f"client_secret = {q(self.client_secret)}",
+                "",
+                "[identity.entitlements]",
+                f'{q(client_id)} = ["HoVaTen", "NgayThangNamSinh", "ThuongTru"]',
+            ]
+        )
+
     # -- answering ------------------------------------------------------------------------------
 
-    def handle(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> PopulationAnswer:
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one raw request (``headers`` with lower-case names)."""
         if method != "POST":
-            return PopulationAnswer(405, b"method not allowed", (("Content-Type", "text/plain"),))
+            return Answer(405, b"method not allowed", _TEXT)
+        with self._lock:
+            down = self._down
+        if down:
+            self._record("down", path, "", 503, "down")
+            return Answer(503, b"Service Unavailable", _TEXT)
         if path == TOKEN_PATH:
             return self._token(headers, body)
         if path == LOOKUP_PATH:
             return self._lgsp(headers, body)
         if path == SOAP_PATH:
             return self._soap(body)
-        return PopulationAnswer(404, b"not found", (("Content-Type", "text/plain"),))
+        return Answer(404, b"not found", _TEXT)
 
-    def _token(self, headers: Mapping[str, str], body: bytes) -> PopulationAnswer:
+    def _token(self, headers: Mapping[str, str], body: bytes) -> Answer:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         scheme, _, encoded = headers.get("authorization", "").partition(" ")
@@ -219,51 +264,58 @@ class PopulationSimulator:
         )
         if not ok:
             self._record("token", "token", "", 401, "token_refused")
-            return PopulationAnswer(401, orjson.dumps({"error": "invalid_client"}))
+            return json_answer({"error": "invalid_client"}, 401)
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
         self._record("token", "token", "", 200, "token")
-        return PopulationAnswer(
-            200,
-            orjson.dumps(
-                {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
-            ),
+        return json_answer(
+            {"access_token": token, "token_type": "bearer", "expires_in": self.token_lifetime}
         )
 
     def _fault(self) -> tuple[str, Any] | None:
+        """The queued fault, else a random one from ``faults``; sleeps out any latency."""
+        roll = self._dice.roll()
+        delay = roll.delay + self.latency
+        if delay:
+            self._sleep(delay)
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._queued:
+                return self._queued.popleft()
+        if roll.fault == "error":
+            return ("fault", "Server")
+        if roll.fault == "unavailable":
+            return ("status", 503)
+        if roll.fault is not None:
+            return (roll.fault, None)  # "timeout" or "drop"
+        return None
 
-    def _lgsp(self, headers: Mapping[str, str], body: bytes) -> PopulationAnswer:
+    def _lgsp(self, headers: Mapping[str, str], body: bytes) -> Answer:
         op = "TraCuuThongTinCongDan"
         try:
             query = orjson.loads(body)
             number = str(query["SoDinhDanh"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             self._record("lgsp", op, "", 400, "bad_request")
-            return PopulationAnswer(400, orjson.dumps({"error_code": "400", "message": "bad"}))
+            return json_answer({"error_code": "400", "message": "bad request"}, 400)
         scheme, _, token = headers.get("authorization", "").partition(" ")
         with self._lock:
             known = token in self._tokens
         if scheme.lower() != "bearer" or not known:
             self._record("lgsp", op, number, 401, "expired_token" if token else "unauthorized")
-            return PopulationAnswer(401, orjson.dumps({"error": "invalid_token"}))
+            return json_answer({"error": "invalid_token"}, 401)
         fault = self._fault()
         if fault is not None:
             answer = self._faulted("lgsp", op, number, fault)
             if fault[0] != "fault":
                 return answer
-            return PopulationAnswer(
-                200, orjson.dumps({"error_code": "0", "message": answer.body.decode()})
-            )
+            # The platform relays the database's fault inside an ordinary reply.
+            return json_answer({"error_code": "0", "message": answer.body.decode()})
         envelope, outcome = self._envelope(op, number)
         self._record("lgsp", op, number, 200, outcome)
-        return PopulationAnswer(
-            200, orjson.dumps({"error_code": "0", "message": envelope.decode()})
-        )
+        return json_answer({"error_code": "0", "message": envelope.decode()})
 
-    def _soap(self, body: bytes) -> PopulationAnswer:
+    def _soap(self, body: bytes) -> Answer:
         try:
             root = parse_xml(body)
             request = next(e for e in root.iter() if etree.QName(e).namespace == _REQUEST_NS)
@@ -273,26 +325,25 @@ class PopulationSimulator:
             )
         except (ContractError, StopIteration, ValueError):
             self._record("soap", "?", "", 400, "bad_request")
-            return PopulationAnswer(400, b"bad request", (("Content-Type", "text/plain"),))
+            return Answer(400, b"bad request", _TEXT)
         fault = self._fault()
         if fault is not None:
             return self._faulted("soap", op, number, fault)
         envelope, outcome = self._envelope(op, number)
         self._record("soap", op, number, 200, outcome)
-        return PopulationAnswer(200, envelope, _XML)
+        return Answer(200, envelope, _XML)
 
-    def _faulted(
-        self, profile: str, op: str, number: str, fault: tuple[str, Any]
-    ) -> PopulationAnswer:
+    def _faulted(self, profile: str, op: str, number: str, fault: tuple[str, Any]) -> Answer:
         kind, value = fault
-        if kind == "timeout":
-            self._record(profile, op, number, 0, "timeout")
-            return PopulationAnswer(0, b"", hang=True)
+        if kind in ("timeout", "drop"):
+            self._record(profile, op, number, 0, kind)
+            envelope, _ = self._envelope(op, number)
+            return Answer(200, envelope, _XML, after="timeout" if kind == "timeout" else "drop")
         if kind == "status":
             self._record(profile, op, number, int(value), f"http_{value}")
-            return PopulationAnswer(int(value), b"unavailable", (("Content-Type", "text/plain"),))
+            return Answer(int(value), b"unavailable", _TEXT)
         self._record(profile, op, number, 500, "soap_fault")
-        return PopulationAnswer(500, _fault_envelope(str(value)), _XML)
+        return Answer(500, _fault_envelope(str(value)), _XML)
 
     def _envelope(self, op: str, number: str) -> tuple[bytes, str]:
         citizen = self._citizens.get(number)
@@ -317,25 +368,9 @@ class PopulationSimulator:
         xml = etree.tostring(env, xml_declaration=True, encoding="utf-8")
         return xml, ("found" if citizen is not None else "not_found")
 
-    # -- in-process transport -------------------------------------------------------------------
-
-    def transport(self) -> httpx.AsyncBaseTransport:
-        """An httpx transport answering in-process; a timeout fault raises ``httpx.ReadTimeout``."""
-
-        async def handler(request: httpx.Request) -> httpx.Response:
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            answer = self.handle(
-                request.method,
-                request.url.path,
-                {k.lower(): v for k, v in request.headers.items()},
-                await request.aread(),
-            )
-            if answer.hang:
-                raise httpx.ReadTimeout("the simulator never answered", request=request)
-            return httpx.Response(answer.status, headers=list(answer.headers), content=answer.body)
-
-        return httpx.MockTransport(handler)
+    def transport(self) -> SimulatorTransport:
+        """An in-process httpx transport; a timeout fault raises ``httpx.ReadTimeout`` at once."""
+        return SimulatorTransport(self)
 
 
 def _fill(parent: etree._Element, value: Mapping[str, Any], ns: str) -> None:
@@ -349,127 +384,11 @@ def _fill(parent: etree._Element, value: Mapping[str, Any], ns: str) -> None:
 
 def _fault_envelope(code: str) -> bytes:
     env = etree.Element(f"{{{_SOAP_ENV}}}Envelope", nsmap={"soap": _SOAP_ENV})
-    fault = etree.SubElement(etree.SubElement(env, f"{{{_SOAP_ENV}}}Body"), f"{{{_SOAP_ENV}}}Fault")
+    body = etree.SubElement(env, f"{{{_SOAP_ENV}}}Body")
+    fault = etree.SubElement(body, f"{{{_SOAP_ENV}}}Fault")
     etree.SubElement(fault, "faultcode").text = f"soap:{code}"
     etree.SubElement(fault, "faultstring").text = "Hệ thống đang bận (simulated fault)"
     return etree.tostring(env, xml_declaration=True, encoding="utf-8")
-
-
-# -- loopback server ---------------------------------------------------------------------------
-
-
-class _SimHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], simulator: PopulationSimulator) -> None:
-        self.simulator = simulator
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
-
-    def do_POST(self) -> None:
-        self._answer()
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        sim = cast(_SimHTTPServer, self.server).simulator
-        if sim.latency:
-            time.sleep(sim.latency)
-        answer = sim.handle(
-            self.command,
-            self.path.split("?", 1)[0],
-            {k.lower(): v for k, v in self.headers.items()},
-            body,
-        )
-        if answer.hang:
-            time.sleep(sim.hang_seconds)
-            self.close_connection = True
-            return
-        self.send_response(answer.status)
-        for name, value in answer.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: one line per request would drown tests and benchmarks."""
-
-
-class PopulationServer:
-    """Serves a simulator on ``host`` (loopback) at ``port`` (0: a free one) in a thread.
-
-    A context manager; :attr:`url` is the base URL while running, :meth:`config` a matching
-    connector config. Opens a real socket: tests need ``@pytest.mark.network``.
-    """
-
-    def __init__(
-        self,
-        simulator: PopulationSimulator | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        self.simulator = simulator if simulator is not None else PopulationSimulator.from_seed()
-        self._address = (host, port)
-        self._httpd: _SimHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Like ``http://127.0.0.1:54321``."""
-        if self._httpd is None:
-            raise RuntimeError("the population simulator is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def config(self, profile: str, **overrides: Any) -> PopulationConfig:
-        """A connector config of ``profile`` pointing at this server."""
-        return self.simulator.config(profile, self.url, **overrides)
-
-    def start(self) -> None:
-        """Bind and serve; idempotent."""
-        if self._httpd is not None:
-            return
-        self._httpd = _SimHTTPServer(self._address, self.simulator)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="population-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket; idempotent."""
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _main(argv: list[str] | None = None) -> None:
@@ -479,12 +398,10 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=Path, default=DEFAULT_SEED)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
     args = parser.parse_args(argv)
-    server = PopulationServer(
-        PopulationSimulator.from_seed(args.seed), host=args.host, port=args.port
-    )
-    server.simulator.set_latency(args.latency)
+    sim = PopulationSimulator.from_seed(args.seed)
+    sim.set_latency(args.latency)
+    server = SimulatorServer(sim, host=args.host, port=args.port)
     server.start()
-    sim = server.simulator
     print(
         f"population simulator on {server.url}: token {TOKEN_PATH}, LGSP {LOOKUP_PATH},"
         f" SOAP {SOAP_PATH}; client_id={sim.client_id} client_secret={sim.client_secret}",

@@ -13,12 +13,14 @@ from fastapi import FastAPI
 
 from gateway.api import create_app
 from gateway.config import ClientConfig, Settings
+from gateway.connectors.dvcqg import Service
 from gateway.identity import IdentityService
 from gateway.identity_settings import IdentitySettings
 from gateway.logmask import MaskingFilter
 from gateway.pipeline.breaker import BreakerConfig
 from gateway.service import GatewayService
 from gateway.testing.population import PopulationSimulator
+from gateway.testing.records import national_dossier
 
 from .conftest import ApiClient
 
@@ -93,6 +95,7 @@ def wire(
         service.settings.namespace,
         transport=transport,
         breaker_clock=clock,
+        on_dossier_check=service.evaluations.refresh_idchecks,
     )
     app.state.identity = identity
     return identity
@@ -204,6 +207,16 @@ def test_bad_request_names_the_field(gw: ApiClient) -> None:
     assert answer.status_code == 422
     paths = {e["path"] for e in answer.json()["errors"]}
     assert "x" in paths
+
+
+def test_control_characters_in_the_name_are_refused(
+    gw: ApiClient, sim: PopulationSimulator
+) -> None:
+    """A name with a control character is 422 on full_name, before any call."""
+    answer = gw.post("/v1/identity:verify", json={**AN, "full_name": "An\u0001"}, headers=PROV)
+    assert answer.status_code == 422
+    assert [e["path"] for e in answer.json()["errors"]] == ["full_name"]
+    assert sim.calls == ()
 
 
 def test_authentication_and_entitlement(gw: ApiClient) -> None:
@@ -361,3 +374,33 @@ def test_logs_of_a_whole_run_hold_no_number_and_no_name(
         # zeep logged both envelopes; the filter masked the number and the names.
         assert "<ns0:SoDinhDanh>***</ns0:SoDinhDanh>" in text
         assert "<Ho>***</Ho>" in text
+
+
+def test_a_dossier_look_up_reaches_its_evaluation(
+    gw: ApiClient, service: GatewayService, redis_client: redis.Redis
+) -> None:
+    """A look-up for an accepted dossier is recounted into its 766 evaluation record at once."""
+    service.accept(
+        Service.DOSSIER, "000.00.01.H22", [national_dossier(DOSSIER, "2")], client="prov"
+    )
+    service.evaluations.drain()
+    before = service.evaluations.store.get(DOSSIER)
+    assert before is not None
+    assert before.idchecks == {}
+    assert (
+        gw.post("/v1/identity:verify", json={**AN, "dossier_no": DOSSIER}, headers=PROV).status_code
+        == 200
+    )
+    bad = {**AN, "id_number": "003090012345", "dossier_no": DOSSIER}
+    assert gw.post("/v1/identity:verify", json=bad, headers=PROV).status_code == 422
+    after = service.evaluations.store.get(DOSSIER)
+    assert after is not None
+    assert after.idchecks == {"match": 1, "invalid": 1}
+
+
+def test_the_app_wires_the_evaluations_recount(service: GatewayService) -> None:
+    """create_app builds the identity service with the evaluations' recount as its hook."""
+    app = create_app(service)
+    identity = app.state.identity
+    assert isinstance(identity, IdentityService)
+    assert identity.on_dossier_check == service.evaluations.refresh_idchecks

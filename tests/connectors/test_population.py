@@ -317,11 +317,19 @@ def test_soap_hostile_replies(mock: respx.MockRouter, body: str, rule: str) -> N
 
 
 def test_soap_transient_failures(mock: respx.MockRouter) -> None:
-    """A 502 without a fault and a connection error are transient."""
+    """A 502, a 500 error page, a 429 and a connection error are transient."""
     route = mock.post(SOAP_URL)
     route.mock(return_value=httpx.Response(502, text="bad gateway"))
     with pytest.raises(TransientPeerError):
         run_soap(SoapConnector(soap_config()))
+    route.mock(return_value=httpx.Response(500, text="<html><body>proxy error</body></html>"))
+    with pytest.raises(TransientPeerError) as caught:
+        run_soap(SoapConnector(soap_config()))
+    assert caught.value.status == 500
+    route.mock(return_value=httpx.Response(429, headers={"Retry-After": "7"}))
+    with pytest.raises(TransientPeerError) as caught:
+        run_soap(SoapConnector(soap_config()))
+    assert caught.value.retry_after == 7.0
     route.mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(TransientPeerError):
         run_soap(SoapConnector(soap_config()))

@@ -19,7 +19,7 @@ from gateway.errors import (
     PermanentPeerError,
     TransientPeerError,
 )
-from gateway.mappers.citizen_xml import CitizenReply
+from gateway.mappers.citizen_xml import CitizenReply, read_citizen_reply
 
 __all__ = [
     "SYSTEM",
@@ -63,8 +63,6 @@ def reply_from(
     raw: bytes, *, operation: str, namespace: str, max_bytes: int, status: int | None = None
 ) -> CitizenReply:
     """Read a reply envelope; a refused one becomes PeerReplyError naming its rule."""
-    from gateway.mappers.citizen_xml import read_citizen_reply
-
     try:
         return read_citizen_reply(raw, namespace=namespace, max_bytes=max_bytes)
     except ContractError as exc:

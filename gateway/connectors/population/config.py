@@ -13,9 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.mappers.citizen_xml import CITIZEN_NAMESPACE
 
-__all__ = ["DEFAULT_WSDL", "PopulationConfig"]
+__all__ = ["CONTRACTS_DIR", "DEFAULT_WSDL", "PopulationConfig"]
 
-DEFAULT_WSDL = Path(__file__).resolve().parents[3] / "contracts" / "population.wsdl"
+_PACKAGE = Path(__file__).resolve().parents[2]
+# A built wheel carries contracts/ as gateway/_contracts (see pyproject.toml); a checkout has it
+# beside the package.
+_CONTRACTS = next(
+    (d for d in (_PACKAGE / "_contracts", _PACKAGE.parent / "contracts") if d.is_dir()),
+    _PACKAGE.parent / "contracts",
+)
+CONTRACTS_DIR = _CONTRACTS
+DEFAULT_WSDL = _CONTRACTS / "population.wsdl"
 """The gateway's own WSDL of the plain SOAP profile (a contract written from §3)."""
 
 

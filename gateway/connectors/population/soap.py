@@ -16,6 +16,7 @@ import zeep
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
+from gateway.connectors._http import parse_retry_after
 from gateway.connectors.population._bounded import BoundedTransport
 from gateway.connectors.population.base import (
     SYSTEM,
@@ -25,7 +26,12 @@ from gateway.connectors.population.base import (
     translated,
 )
 from gateway.connectors.population.config import PopulationConfig
-from gateway.errors import ConfigurationError, TransientPeerError
+from gateway.errors import (
+    ConfigurationError,
+    PeerReplyError,
+    PermanentPeerError,
+    TransientPeerError,
+)
 from gateway.mappers.citizen_xml import CitizenReply
 
 __all__ = ["SoapConnector"]
@@ -93,28 +99,25 @@ class SoapConnector:
             )
             status = int(response.status_code)
             content = bytes(response.content or b"")
-            if status >= 500 and not content.lstrip().startswith(b"<"):
-                raise TransientPeerError(
-                    f"HTTP {status}", system=SYSTEM, operation=operation, status=status
-                )
             if status not in (200, 500):
-                raise _status_failure(status, operation)
-            reply = reply_from(
-                content,
-                operation=operation,
-                namespace=c.reply_namespace,
-                max_bytes=c.max_reply_bytes,
-                status=status,
-            )
+                raise _status_failure(status, operation, response.headers.get("Retry-After"))
+            try:
+                reply = reply_from(
+                    content,
+                    operation=operation,
+                    namespace=c.reply_namespace,
+                    max_bytes=c.max_reply_bytes,
+                    status=status,
+                )
+            except PeerReplyError:
+                if status == 200:
+                    raise
+                # A 500 that is no SOAP fault (a proxy's error page): the service is failing.
+                raise _status_failure(status, operation, None) from None
             if reply.fault_code is not None:
                 raise fault_error(reply.fault_code, operation=operation, status=status)
             if status != 200:
-                raise TransientPeerError(
-                    f"HTTP {status} without a fault",
-                    system=SYSTEM,
-                    operation=operation,
-                    status=status,
-                )
+                raise _status_failure(status, operation, None)
             return reply
 
     async def aclose(self) -> None:
@@ -122,11 +125,14 @@ class SoapConnector:
         await self._http.aclose()
 
 
-def _status_failure(status: int, operation: str) -> Exception:
-    from gateway.errors import PermanentPeerError
-
+def _status_failure(status: int, operation: str, retry_after: str | None) -> Exception:
+    """408, 429 and 5xx are transient (honouring ``Retry-After``); other statuses permanent."""
     if status in (408, 429) or status >= 500:
         return TransientPeerError(
-            f"HTTP {status}", system=SYSTEM, operation=operation, status=status
+            f"HTTP {status}",
+            system=SYSTEM,
+            operation=operation,
+            status=status,
+            retry_after=parse_retry_after(retry_after),
         )
     return PermanentPeerError(f"HTTP {status}", system=SYSTEM, operation=operation, status=status)
