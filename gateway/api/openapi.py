@@ -82,7 +82,9 @@ def statuses_of(path: str, method: str) -> set[int]:
         out.add(403)
     if path.startswith("/v1/identity"):
         out |= _IDENTITY
-    if post and path.startswith(_NATIVE_WRITES):
+    if path.startswith("/v1/evaluations"):
+        out.add(403)  # served to the national portal's client only
+    if post and path.startswith(_NATIVE_WRITES + ("/v1/ratings",)):
         out |= {403, 409}
     return out
 

@@ -57,12 +57,14 @@ def test_accepted_dossier_and_steps_fold_in(gateway: GatewayService) -> None:
 
 def test_duplicates_and_refusals_change_nothing(gateway: GatewayService) -> None:
     """A duplicate record takes no new feed position; a refused one is not folded in."""
-    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "10")], client="prov")
+    finished = national_dossier(NO, "10", NgayKetThucXuLy="20250120090000")
+    gateway.accept(Service.DOSSIER, AGENCY, [finished], client="prov")
     gateway.evaluations.drain()
     before = gateway.evaluations.store.high_water()
-    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "10")], client="prov")
-    [refused] = gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "1")], client="prov")
-    assert refused.refused_rule == "status_transition"
+    gateway.accept(Service.DOSSIER, AGENCY, [finished], client="prov")
+    # An older state (by the record's own times) after a newer one is refused.
+    [refused] = gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "4")], client="prov")
+    assert refused.refused_rule == "state_out_of_order"
     assert gateway.evaluations.store.backlog() == 0
     gateway.evaluations.drain()
     assert gateway.evaluations.store.high_water() == before
@@ -76,13 +78,27 @@ def test_resync_9_4_10_is_flagged_and_keeps_the_first_finish(gateway: GatewaySer
     """Through the intake: 9 then 4 then 10 flags "reopened"; the finish stays at the first 9."""
     first = national_dossier(NO, "9", NgayKetThucXuLy="20250105090000")
     gateway.accept(Service.DOSSIER, AGENCY, [first], client="prov")
-    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "4")], client="prov")
-    last = national_dossier(NO, "10", NgayKetThucXuLy="20250120090000")
+    # The re-sync's 4 carries a newer event (a supplement), so it is a reopening, not stale.
+    supplement = {
+        "HoSoBoSungId": "BS-1",
+        "NoiDungBoSung": "Bổ sung",
+        "NgayBoSung": "20250110090000",
+    }
+    gateway.accept(
+        Service.DOSSIER,
+        AGENCY,
+        [national_dossier(NO, "4", DanhSachHoSoBoSung=[supplement])],
+        client="prov",
+    )
+    gateway.evaluations.drain()
+    last = national_dossier(
+        NO, "10", NgayKetThucXuLy="20250120090000", DanhSachHoSoBoSung=[supplement]
+    )
     gateway.accept(Service.DOSSIER, AGENCY, [last], client="prov")
     gateway.evaluations.drain()
     rec = gateway.evaluations.store.get(NO)
     assert rec is not None
-    assert rec.flags == ["reopened"]
+    assert rec.flags == ["reopened"]  # the table here allows 9 → 4: no intake flag
     assert (rec.finished_status, rec.status) == ("9", "10")
 
 
