@@ -25,6 +25,8 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.audit.chain import AuditChain
+from gateway.audit.exchanges import audit_http
 from gateway.connectors.population import (
     LookupRequest,
     PopulationConnector,
@@ -65,6 +67,8 @@ class IdentityService:
     breaker: CircuitBreaker
     clock: Callable[[], float] = time.time
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    chain: AuditChain | None = None
+    """The tamper-evident audit chain; each look-up appends an ``identity`` entry."""
 
     @classmethod
     def build(
@@ -75,15 +79,19 @@ class IdentityService:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         breaker_clock: Callable[[], float] = time.monotonic,
+        chain: AuditChain | None = None,
     ) -> IdentityService:
         """Build the connector of the configured profile and its breaker.
 
         ``transport`` replaces the network (tests, the sandbox's simulator); ``breaker_clock``
-        is the breaker's monotonic clock.
+        is the breaker's monotonic clock; with ``chain`` every look-up and every exchange with
+        the population database is appended to the audit chain.
         """
         connector = build_population_connector(settings.population, transport=transport)
         breaker = CircuitBreaker("population", settings.breaker, clock=breaker_clock)
-        return cls(settings, client, namespace, connector, breaker)
+        if chain is not None:
+            audit_http(connector, chain, "population")
+        return cls(settings, client, namespace, connector, breaker, chain=chain)
 
     @property
     def profile(self) -> str:
@@ -237,6 +245,8 @@ class IdentityService:
             }
             pipe.rpush(self.checks_key(query.dossier_no), orjson.dumps(check))
         pipe.execute()
+        if self.chain is not None:
+            self.chain.append("identity", entry)
 
     def audit(self, *, count: int = 100) -> list[dict[str, str]]:
         """The newest ``count`` audit entries, newest first, each with its stream ``id``."""

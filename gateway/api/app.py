@@ -18,10 +18,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import dvcqg_intake, evaluations, health, identity, native, operations
+from gateway.api.gates import AuditGate, Correlation
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
 from gateway.api.problems import Problem, problem_response
-from gateway.errors import Violation
+from gateway.errors import AuditUnavailableError, Violation
 from gateway.service import GatewayService
 
 __all__ = ["create_app"]
@@ -51,10 +52,13 @@ def create_app(service: GatewayService) -> FastAPI:
     app.state.service = service
     app.state.metrics_registry = metrics_registry(service)
     app.add_middleware(BodyLimit, max_bytes=service.settings.intake.max_body_bytes)
+    app.add_middleware(AuditGate, failing=service.audit_failure)
+    app.add_middleware(Correlation)
     for module in (dvcqg_intake, native, operations, evaluations, health):
         app.include_router(module.router)
     identity.install(app, service)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(AuditUnavailableError, _on_audit)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
@@ -64,6 +68,13 @@ def create_app(service: GatewayService) -> FastAPI:
 
 async def _on_problem(request: Request, exc: Problem) -> Response:
     return problem_response(exc)
+
+
+async def _on_audit(request: Request, exc: AuditUnavailableError) -> Response:
+    # The action could not be recorded; the chain is now failing, so the gate refuses new work.
+    return problem_response(
+        Problem(503, f"{exc}; retry later", kind="audit-unavailable", headers={"Retry-After": "5"})
+    )
 
 
 async def _on_validation(request: Request, exc: RequestValidationError) -> Response:

@@ -37,7 +37,9 @@ def install(app: FastAPI, service: GatewayService) -> None:
     settings = service.settings.identity
     identity = None
     if settings is not None:
-        identity = IdentityService.build(settings, service.client, service.settings.namespace)
+        identity = IdentityService.build(
+            settings, service.client, service.settings.namespace, chain=service.audit
+        )
         app.state.metrics_registry.register(
             IdentityCollector(lambda: cast(IdentityService | None, app.state.identity))
         )
