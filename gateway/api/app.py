@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import dvcqg_intake, evaluations, health, identity, native, operations
+from gateway.api import console, dvcqg_intake, evaluations, health, identity, native, operations
 from gateway.api.gates import AuditGate, Correlation
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
@@ -57,6 +57,7 @@ def create_app(service: GatewayService) -> FastAPI:
     for module in (dvcqg_intake, native, operations, evaluations, health):
         app.include_router(module.router)
     identity.install(app, service)
+    console.install(app)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(AuditUnavailableError, _on_audit)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]

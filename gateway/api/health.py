@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from gateway.api.console.history import History
 from gateway.api.deps import get_service
 from gateway.audit.metrics import AuditCollector
 from gateway.service import GatewayService
@@ -71,4 +72,6 @@ def ready(gateway: Gateway) -> Response:
 def metrics(request: Request) -> Response:
     """Prometheus text exposition of the gateway's metrics."""
     registry: CollectorRegistry = request.app.state.metrics_registry
+    # Scrapes also feed the console's own few hours of history (at most one sample a minute).
+    History(request.app.state.service.outbox).sample()
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -110,6 +110,7 @@ class AuditChain:
         self._lock = threading.Lock()
         self._failing: str | None = None
         self._next_probe = 0.0
+        self._last_head: str | None = None
         self.appended = 0
         self.failures = 0
 
@@ -158,8 +159,12 @@ class AuditChain:
         """
         at = int(self._clock() * 1000)
         try:
-            raw = self.client.get(self.head_key)
-            head = _text(raw) if raw is not None else f"0:{GENESIS}"
+            # The head this process last wrote saves a round trip; if another writer moved it
+            # since, the script answers the real head and the loop recomputes on it.
+            head = self._last_head
+            if head is None:
+                raw = self.client.get(self.head_key)
+                head = _text(raw) if raw is not None else f"0:{GENESIS}"
             for _ in range(_MAX_RACES):
                 seq_text, _, prev = head.partition(":")
                 seq = int(seq_text) + 1
@@ -175,6 +180,7 @@ class AuditChain:
                 )
                 if int(done):
                     self.appended += 1
+                    self._last_head = f"{seq}:{digest}"
                     return seq
                 head = _text(value)
         except redis.RedisError as exc:

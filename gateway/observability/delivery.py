@@ -5,7 +5,7 @@ field ``cid``). :class:`CorrelatedConnector` wraps a connector for its engine: b
 reconcile it reads the items' ids in one pipelined round trip and binds them (comma-separated,
 at most :data:`MAX_IDS`), so the audit transport puts them on the outbound request's
 ``X-Correlation-ID`` header and in the exchange's audit entry. A webhook event carries the
-correlation id of the delivery it reports (``data.delivery_id``).
+correlation id of the delivery it reports (its ``delivery_id``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ def _delivery_of(body: bytes) -> str | None:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    data = doc.get("data") if isinstance(doc, dict) else None
-    value = data.get("delivery_id") if isinstance(data, dict) else None
+    if not isinstance(doc, dict):
+        return None
+    # Stored events name it at the top; the body a receiver gets has it under "data".
+    data = doc.get("data")
+    value = doc.get("delivery_id") or (data.get("delivery_id") if isinstance(data, dict) else None)
     return value if isinstance(value, str) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 
@@ -19,15 +20,26 @@ def _chain(client: redis.Redis) -> AuditChain:
     return AuditChain(client, "gw", clock=lambda: 1_700_000_000.0)
 
 
-def _rewrite(client: redis.Redis, chain: AuditChain, seq: int, change: dict[str, object]) -> None:
-    """Rebuild the stream with the same ids, entry ``seq``'s body altered (an attacker's edit)."""
+def _rewrite(
+    client: redis.Redis,
+    chain: AuditChain,
+    seq: int,
+    change: dict[str, object],
+    *,
+    rehash: bool = False,
+) -> None:
+    """Rebuild the stream with the same ids, entry ``seq``'s body altered (an attacker's edit);
+    ``rehash`` also recomputes that entry's own hash, as a careful attacker would."""
     rows = client.xrange(chain.key)
     client.delete(chain.key)
     for entry_id, fields in rows:
         doc = orjson.loads(fields[b"body"])
         if doc["seq"] == seq:
             doc.update(change)
-            fields = {**fields, b"body": orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)}
+            body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+            fields = {**fields, b"body": body}
+            if rehash:
+                fields[b"hash"] = hashlib.sha256(body).hexdigest().encode()
         client.xadd(chain.key, fields, id=entry_id)  # type: ignore[arg-type]  # bytes keys are valid fields
 
 
@@ -65,17 +77,7 @@ def test_rehashed_entry_breaks_the_next_link(redis_client: redis.Redis) -> None:
     chain = _chain(redis_client)
     for n in range(4):
         chain.append("operator", {"n": n})
-    rows = redis_client.xrange(chain.key)
-    redis_client.delete(chain.key)
-    import hashlib
-
-    for entry_id, fields in rows:
-        doc = orjson.loads(fields[b"body"])
-        if doc["seq"] == 2:
-            doc["n"] = 99
-            body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-            fields = {b"body": body, b"hash": hashlib.sha256(body).hexdigest().encode()}
-        redis_client.xadd(chain.key, fields, id=entry_id)  # type: ignore[arg-type]  # bytes keys are valid fields
+    _rewrite(redis_client, chain, 2, {"n": 99}, rehash=True)
     result = chain.verify()
     assert result.broken is not None
     assert result.broken.seq == 3
