@@ -203,3 +203,14 @@ def test_listing_pages_and_groups(
     none = browser.get("/console/dead-letters?peer=nobody")
     assert "0 matching" in none.text
     assert len(first.content) < 1024 * 1024
+
+
+def test_links_cannot_put_their_own_words_on_a_page(api: ApiClient, dead: str) -> None:
+    """The login page shows only known error codes; a notice outside the plain pattern is 422."""
+    page = api.get("/console/login?error=call+0900")
+    assert "call 0900" not in page.text
+    browser = Browser(api)
+    browser.login()
+    crafted = browser.get(f"/console/dead-letters/{dead}?notice=%3Cb%3Ecall%3C%2Fb%3E")
+    assert crafted.status_code == 422
+    assert browser.get("/console/dead-letters/..%2Fx").status_code in (404, 422)

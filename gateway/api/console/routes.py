@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 import urllib.parse
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any, cast
 
 import jinja2
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.api.console.charts import line_chart
@@ -24,13 +24,14 @@ from gateway.api.console.history import History
 from gateway.api.console.letters import summarise
 from gateway.api.console.sessions import COOKIE, ConsoleSession, ConsoleSessions
 from gateway.api.deps import get_service
+from gateway.api.native import ID_PATTERN
 from gateway.errors import NotFoundError
 from gateway.pipeline.deadletters import DeadLetterFilter
 from gateway.service import GatewayService
 
 __all__ = ["STATIC_DIR", "router"]
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = FilePath(__file__).parent / "static"
 PAGE_SIZE = 50
 RECORD_CHARS = 64 * 1024
 _LOGIN_COOKIE = "gw_console_login"
@@ -46,6 +47,9 @@ _HEADERS = {
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Gateway = Annotated[GatewayService, Depends(get_service)]
+LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
+# Notices come from this module's redirects; the pattern keeps a crafted link's text short/plain.
+Notice = Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9 :_.,-]+$")]
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("gateway.api.console", "templates"),
     autoescape=True,
@@ -121,11 +125,16 @@ def _common(gateway: GatewayService, session: ConsoleSession) -> dict[str, Any]:
 # -- login -------------------------------------------------------------------------------------
 
 
+_LOGIN_ERRORS = {"key": "not an operator key"}
+
+
 @router.get("/login")
-def login_page(error: str | None = None) -> HTMLResponse:
+def login_page(error: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
     """The login form; its CSRF token is also set as a cookie (double submit)."""
     token = secrets.token_urlsafe(24)
-    response = _page("login.html", title="Log in", login_csrf=token, error=error)
+    # Only known error codes are shown: a link must not put its own words on this page.
+    message = _LOGIN_ERRORS.get(error or "")
+    response = _page("login.html", title="Log in", login_csrf=token, error=message)
     response.set_cookie(
         _LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/console", max_age=600
     )
@@ -140,7 +149,7 @@ def login(request: Request, gateway: Gateway, form: Form) -> Response:
         return _forbidden("the login form's CSRF token is missing or wrong: reload the page")
     client = gateway.settings.client_by_key(form.get("api_key", "").strip())
     if client is None or not client.operator:
-        return _redirect("/console/login?error=" + urllib.parse.quote("not an operator key"))
+        return _redirect("/console/login?error=key")
     token = _sessions(gateway).open(client.id, _binding(request))
     response = _redirect("/console")
     secure = request.url.scheme == "https"
@@ -253,7 +262,7 @@ def letters(
     reason: Annotated[str | None, Query(max_length=200)] = None,
     partition: Annotated[str | None, Query(max_length=200)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
-    notice: Annotated[str | None, Query(max_length=300)] = None,
+    notice: Notice = None,
 ) -> HTMLResponse:
     """Waiting letters grouped by peer, channel and reason, and one page of them."""
     flt = _flt(peer, channel, reason, partition)
@@ -282,10 +291,10 @@ def letters(
 
 @router.get("/dead-letters/{letter_id}")
 def letter(
-    letter_id: str,
+    letter_id: LetterId,
     gateway: Gateway,
     session: Session,
-    notice: Annotated[str | None, Query(max_length=300)] = None,
+    notice: Notice = None,
 ) -> HTMLResponse:
     """One letter: its record (capped), attempts, and the replay and discard forms."""
     try:
@@ -328,7 +337,7 @@ def replay_matching(gateway: Gateway, session: Session, form: Form) -> Response:
 
 
 @router.post("/dead-letters/{letter_id}/replay")
-def replay(letter_id: str, gateway: Gateway, session: Session, form: Form) -> Response:
+def replay(letter_id: LetterId, gateway: Gateway, session: Session, form: Form) -> Response:
     """Replay one letter, as the logged-in operator."""
     if not session.csrf_ok(form.get("csrf")):
         return _forbidden("CSRF token missing or wrong")
@@ -340,7 +349,7 @@ def replay(letter_id: str, gateway: Gateway, session: Session, form: Form) -> Re
 
 
 @router.post("/dead-letters/{letter_id}/discard")
-def discard(letter_id: str, gateway: Gateway, session: Session, form: Form) -> Response:
+def discard(letter_id: LetterId, gateway: Gateway, session: Session, form: Form) -> Response:
     """Discard one letter with the operator's reason."""
     if not session.csrf_ok(form.get("csrf")):
         return _forbidden("CSRF token missing or wrong")
@@ -355,7 +364,7 @@ def discard(letter_id: str, gateway: Gateway, session: Session, form: Form) -> R
 
 
 @router.get("/jobs/{job_id}")
-def job(job_id: str, gateway: Gateway, session: Session) -> HTMLResponse:
+def job(job_id: LetterId, gateway: Gateway, session: Session) -> HTMLResponse:
     """A bulk replay's progress (the page refreshes itself until it has finished)."""
     try:
         data = gateway.replayjobs.get(job_id)
