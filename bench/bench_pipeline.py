@@ -44,6 +44,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from gateway.audit import AuditSettings
 from gateway.config import ClientConfig, Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.pipeline.broker import delivery_queue
@@ -60,6 +61,7 @@ GW_THREADS = int(os.environ.get("BENCH_GW_THREADS", "4"))  # gateway worker thre
 GW_BATCH = int(os.environ.get("BENCH_GW_BATCH", "500"))  # records per portal call in (b)
 PORTAL_PROCESS = os.environ.get("BENCH_PORTAL", "inprocess") == "process"  # else in-process
 DELIVERY_TIMEOUT = 150.0  # seconds: (b) gives up after this
+AUDIT = os.environ.get("BENCH_AUDIT", "on") != "off"  # the audit chain (bench_audit.py flips it)
 
 
 # -- records --------------------------------------------------------------------------------------
@@ -237,6 +239,7 @@ def build_service(
         namespace=namespace,
         worker=WorkerSettings(threads=GW_THREADS, prefetch=64, sweep_interval=60),
         engine=EngineSettings(batch_size=GW_BATCH),
+        audit=AuditSettings(enabled=AUDIT),
         clients=(
             ClientConfig(
                 id="bench",

@@ -19,6 +19,7 @@ import orjson
 
 from gateway import logmask
 from gateway.errors import ConfigurationError, ContractError, NotFoundError
+from gateway.observability import jsonlog
 
 if TYPE_CHECKING:
     from gateway.packets import Kind, Packet
@@ -33,10 +34,21 @@ EXIT_NOT_FOUND = 3
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="GATEWAY_LOG_FORMAT",
+    show_default=True,
+    help="json: one JSON object per line, with the correlation id (for log collectors).",
+)
+def main(verbose: int, log_format: str) -> None:
     """tthc-gateway: sync provincial dossier systems with the national platforms."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        jsonlog.configure(level, json=True)
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logmask.install()  # ID numbers and names never reach ordinary logs (Decree 13/2023)
 
 
@@ -494,6 +506,14 @@ def score(
         service.close()
     click.echo(render_json(card) if fmt == "json" else render_table(card, explain=explain))
 
+
+def _add_audit() -> None:
+    from gateway.audit.cli import audit
+
+    main.add_command(audit)
+
+
+_add_audit()
 
 if __name__ == "__main__":  # pragma: no cover - `python -m gateway.cli`
     main()

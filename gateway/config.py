@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.audit.settings import AuditSettings
 from gateway.connectors.dvcqg import DvcqgConfig
 from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
@@ -275,6 +276,7 @@ class Settings(BaseSettings):
     clients: tuple[ClientConfig, ...] = ()
     embedded_workers: bool = True
     identity: IdentitySettings | None = None
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _peers_known_and_valid(self) -> Self:

@@ -12,6 +12,7 @@
     │   └── PermanentPeerError      retrying cannot help: dead-letter at once
     │       └── PeerReplyError      the peer's reply broke its contract (.rule names how)
     ├── WebhookSignatureError       a webhook's signature headers are missing, stale or wrong
+    ├── AuditUnavailableError       the audit chain cannot be written: refuse new work (503)
     └── PipelineError               the delivery pipeline refused or lost track of something
         ├── IdempotencyError        misuse of an Idempotency-Key (.status is the HTTP status)
         ├── TransitionError         a dossier status change the life-cycle table forbids
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AuditUnavailableError",
     "ConfigurationError",
     "ContractError",
     "GatewayError",
@@ -50,6 +52,10 @@ __all__ = [
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
+
+
+class AuditUnavailableError(GatewayError):
+    """The audit chain's store cannot be written; the gateway takes no new work until it can."""
 
 
 class ConfigurationError(GatewayError):

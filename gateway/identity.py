@@ -26,6 +26,8 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gateway.audit.chain import AuditChain
+from gateway.audit.exchanges import audit_http
 from gateway.connectors.population import (
     LookupRequest,
     PopulationConnector,
@@ -68,6 +70,8 @@ class IdentityService:
     on_dossier_check: Callable[[str], object] | None = None
     """Called with the ``MaHoSo`` after a look-up for it is recorded (the evaluations recount)."""
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    chain: AuditChain | None = None
+    """The tamper-evident audit chain; each look-up appends an ``identity`` entry."""
 
     @classmethod
     def build(
@@ -79,16 +83,27 @@ class IdentityService:
         transport: httpx.AsyncBaseTransport | None = None,
         breaker_clock: Callable[[], float] = time.monotonic,
         on_dossier_check: Callable[[str], object] | None = None,
+        chain: AuditChain | None = None,
     ) -> IdentityService:
         """Build the connector of the configured profile and its breaker.
 
         ``transport`` replaces the network (tests, the sandbox's simulator); ``breaker_clock``
-        is the breaker's monotonic clock; for ``on_dossier_check`` see the attribute.
+        is the breaker's monotonic clock; for ``on_dossier_check`` see the attribute; with
+        ``chain`` every look-up and every exchange with the population database is appended to
+        the audit chain.
         """
         connector = build_population_connector(settings.population, transport=transport)
         breaker = CircuitBreaker("population", settings.breaker, clock=breaker_clock)
+        if chain is not None:
+            audit_http(connector, chain, "population")
         return cls(
-            settings, client, namespace, connector, breaker, on_dossier_check=on_dossier_check
+            settings,
+            client,
+            namespace,
+            connector,
+            breaker,
+            on_dossier_check=on_dossier_check,
+            chain=chain,
         )
 
     @property
@@ -252,6 +267,8 @@ class IdentityService:
         if dossier_no is not None and record is not None:
             pipe.rpush(self.checks_key(dossier_no), record)
         pipe.execute()
+        if self.chain is not None:
+            self.chain.append("identity", entry)
         if dossier_no is not None and self.on_dossier_check is not None:
             try:
                 self.on_dossier_check(dossier_no)

@@ -7,8 +7,13 @@ It masks, in every record's message, arguments and formatted traceback:
 - names in the shapes the gateway and its peers write them: XML elements ``HoVaTen``, ``Ho``,
   ``ChuDem``, ``Ten`` (any prefix, as zeep logs SOAP envelopes at DEBUG) and JSON members
   ``"HoVaTen"``, ``"full_name"`` …;
+- secrets: the values of ``password``, ``api_key``, ``secret``, ``token``, ``session`` … (as
+  JSON members, ``key=value`` or ``key: value``), bearer tokens and ``whsec_`` webhook secrets;
 - any value registered for the current task with :func:`sensitive` (the look-up's name and
   number), wherever it appears.
+
+The JSON log formatter (:mod:`gateway.observability.jsonlog`) renders records after this filter,
+so this stays the one place that masks.
 
 :func:`install` puts it on the root logger's handlers, where logging is configured (the CLI).
 Capabilities that handle personal data wrap their work in :func:`sensitive`.
@@ -28,6 +33,12 @@ _DIGITS = re.compile(r"(?<![0-9])[0-9]{6,9}([0-9]{3})(?![0-9])")
 _NAME_TAGS = r"HoVaTen|Ho|ChuDem|Ten|TenCongDan|full_name"
 _XML_NAME = re.compile(rf"(<(?:[\w.-]+:)?(?:{_NAME_TAGS})(?:\s[^>]*)?>)([^<]+)(<)")
 _JSON_NAME = re.compile(rf"""(["'](?:{_NAME_TAGS})["']\s*:\s*["'])((?:[^"'\\]|\\.)*)(["'])""")
+_SECRET_KEYS = r"password|passwd|api_key|apikey|secret|token|session|webhook_secrets?"  # noqa: S105 - key names, not a secret
+_JSON_SECRET = re.compile(
+    rf"""(["']?(?:{_SECRET_KEYS})["']?\s*[:=]\s*["']?)([^"'\s,&}}]+)""", re.IGNORECASE
+)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_WHSEC = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 _MASK = "***"
 
 _sensitive: ContextVar[tuple[str, ...]] = ContextVar("gateway_logmask_sensitive", default=())
@@ -54,6 +65,9 @@ def mask_text(text: str) -> str:
             text = text.replace(escaped, _MASK)
     text = _XML_NAME.sub(rf"\1{_MASK}\3", text)
     text = _JSON_NAME.sub(rf"\1{_MASK}\3", text)
+    text = _JSON_SECRET.sub(rf"\1{_MASK}", text)
+    text = _BEARER.sub(rf"\1{_MASK}", text)
+    text = _WHSEC.sub(_MASK, text)
     return _DIGITS.sub(r"*********\1", text)
 
 

@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from gateway.audit import AuditChain, AuditedDeadLetters, audit_http
 from gateway.config import Settings
 from gateway.connectors.base import Connector, Entry
 from gateway.connectors.dvcqg import DvcqgConnector, Service, entries
 from gateway.connectors.webhook import EVENT_CHANNEL, Subscriber, WebhookConfig, WebhookConnector
 from gateway.errors import ConfigurationError
 from gateway.evaluations import Evaluations
+from gateway.observability.correlation import current as current_cid
+from gateway.observability.delivery import CorrelatedConnector
 from gateway.pipeline.breaker import CircuitBreaker
 from gateway.pipeline.broker import (
     OPERATIONS_QUEUE,
@@ -149,6 +154,10 @@ class GatewayService:
                 )
             )
         self.peers: dict[str, Connector] = {c.system: c for c in given}
+        self.audit = self._audit_chain()
+        if self.audit is not None:
+            for c in given:
+                audit_http(c, self.audit, c.system)
         lease = self.settings.engine.lease_seconds
         for c in given:
             if lease <= c.max_call_seconds:
@@ -188,7 +197,7 @@ class GatewayService:
             self.breakers[name] = CircuitBreaker(name, delivery.breaker)
             self.engines[name] = DeliveryEngine(
                 outbox=self.outbox,
-                connector=connector,
+                connector=CorrelatedConnector(connector, self.client, ns),
                 policy=delivery.retry or self.settings.retry,
                 trigger=self.trigger,
                 settings=self.settings.engine,
@@ -196,7 +205,9 @@ class GatewayService:
                 breaker=self.breakers[name],
             )
             self._actors[name] = declare_flush_actor(self.broker, name, self.engines[name].flush)
-        self.deadletters = DeadLetters(self.outbox, on_replayed=self._wake)
+        self.deadletters: DeadLetters = AuditedDeadLetters(
+            self.outbox, on_replayed=self._wake, chain=self.audit
+        )
         self.replayjobs = ReplayJobs(
             self.deadletters, enqueue=self._enqueue_replay, clock=self.clock
         )
@@ -205,6 +216,25 @@ class GatewayService:
         self.workers: WorkerPool | None = None
         self.evaluations = Evaluations(
             self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
+        )
+
+    def _audit_chain(self) -> AuditChain | None:
+        audit = self.settings.audit
+        if not audit.enabled:
+            return None
+        store = (
+            self.client
+            if audit.redis_url is None
+            # Bounded, so a probe of a store that went away cannot hold a request for long.
+            else redis.Redis.from_url(
+                audit.redis_url,
+                socket_timeout=2.0,
+                socket_connect_timeout=2.0,
+                retry=Retry(NoBackoff(), 1),
+            )
+        )
+        return AuditChain(
+            store, self.settings.namespace, clock=self.clock, probe_seconds=audit.probe_seconds
         )
 
     @property
@@ -282,6 +312,15 @@ class GatewayService:
     ) -> list[Accepted]:
         """Store entries on any channel durably, then make sure a worker will deliver them."""
         accepted = self.outbox.accept(channel_id, partition, items, client=client)
+        cid = current_cid()
+        if cid is not None:
+            # The request's correlation id goes with each new item, to the peer call, its dead
+            # letter and the webhook event (gateway/observability/delivery.py).
+            pipe = self.client.pipeline(transaction=False)
+            for a in accepted:
+                if a.code == "new" and a.delivery_id is not None:
+                    pipe.hset(self.outbox.keys.rec(a.delivery_id), "cid", cid)
+            pipe.execute()
         if any(a.code == "new" for a in accepted):
             self._wake({(channel_id, partition)})
         return accepted
@@ -359,6 +398,12 @@ class GatewayService:
             }
         return out
 
+    def audit_failure(self) -> str | None:
+        """Why the audit chain cannot be written (the intake then refuses work), or None."""
+        if self.audit is None or self.audit.writable():
+            return None
+        return self.audit.failure or "audit store not writable"
+
     def redis_ok(self) -> bool:
         """True when Redis answers."""
         try:
@@ -375,5 +420,7 @@ class GatewayService:
         for connector in self.peers.values():
             connector.close()
         self.broker.close()
+        if self.audit is not None and self.audit.client is not self.client:
+            self.audit.client.close()
         if self.handle is not None:
             self.handle.close()

@@ -17,12 +17,13 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import dvcqg_intake, evaluations, health, identity, native, operations
+from gateway.api import console, dvcqg_intake, evaluations, health, identity, native, operations
+from gateway.api.gates import AuditGate, Correlation
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
 from gateway.api.openapi import document_problems
 from gateway.api.problems import Problem, problem_response
-from gateway.errors import Violation
+from gateway.errors import AuditUnavailableError, Violation
 from gateway.service import GatewayService
 
 __all__ = ["create_app"]
@@ -55,11 +56,15 @@ def create_app(service: GatewayService) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=intake.max_body_bytes, timeout=intake.body_timeout_seconds
     )
+    app.add_middleware(AuditGate, failing=service.audit_failure)
+    app.add_middleware(Correlation)
     for module in (dvcqg_intake, native, operations, evaluations, health):
         app.include_router(module.router)
     identity.install(app, service)
+    console.install(app)
     dvcqg_intake.add_bare_routes(app, intake.bare_routes)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(AuditUnavailableError, _on_audit)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
@@ -69,6 +74,13 @@ def create_app(service: GatewayService) -> FastAPI:
 
 async def _on_problem(request: Request, exc: Problem) -> Response:
     return problem_response(exc)
+
+
+async def _on_audit(request: Request, exc: AuditUnavailableError) -> Response:
+    # The action could not be recorded; the chain is now failing, so the gate refuses new work.
+    return problem_response(
+        Problem(503, f"{exc}; retry later", kind="audit-unavailable", headers={"Retry-After": "5"})
+    )
 
 
 async def _on_validation(request: Request, exc: RequestValidationError) -> Response:

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from gateway.api.console.history import History
 from gateway.api.deps import get_service
+from gateway.audit.metrics import AuditCollector
 from gateway.service import GatewayService
 
 __all__ = ["metrics_registry", "router"]
@@ -25,6 +27,7 @@ def metrics_registry(service: GatewayService) -> CollectorRegistry:
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(service.collector)
+    registry.register(AuditCollector(service.audit))
     return registry
 
 
@@ -49,6 +52,8 @@ def ready(gateway: Gateway) -> Response:
     checks: dict[str, Any] = {
         "redis": "ok" if redis_ok else "failing",
         "workers": "ok" if workers > 0 else "none alive",
+        # Without its audit store the gateway refuses new work (X-Road's message-log rule).
+        "audit": gateway.audit_failure() or "ok",
     }
     failed = [name for name, state in checks.items() if state != "ok"]
     body = {
@@ -67,4 +72,6 @@ def ready(gateway: Gateway) -> Response:
 def metrics(request: Request) -> Response:
     """Prometheus text exposition of the gateway's metrics."""
     registry: CollectorRegistry = request.app.state.metrics_registry
+    # Scrapes also feed the console's own few hours of history (at most one sample a minute).
+    History(request.app.state.service.outbox).sample()
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -42,6 +42,7 @@ def install(app: FastAPI, service: GatewayService) -> None:
             service.client,
             service.settings.namespace,
             on_dossier_check=service.evaluations.refresh_idchecks,
+            chain=service.audit,
         )
         app.state.metrics_registry.register(
             IdentityCollector(lambda: cast(IdentityService | None, app.state.identity))

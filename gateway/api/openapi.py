@@ -84,7 +84,7 @@ def statuses_of(path: str, method: str) -> set[int]:
         out |= _IDENTITY
     if path.startswith("/v1/evaluations"):
         out.add(403)  # served to the national portal's client only
-    if post and path.startswith(_NATIVE_WRITES + ("/v1/ratings",)):
+    if post and path.startswith((*_NATIVE_WRITES, "/v1/ratings")):
         out |= {403, 409}
     return out
 

@@ -90,6 +90,8 @@ class DeadLetter:
     status: str
     record: dict[str, Any]
     attempts: tuple[tuple[datetime, str], ...] = ()
+    cid: str = ""
+    """The correlation id of the intake request that brought the record (when one was bound)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready view (times in ISO 8601 UTC)."""
@@ -105,6 +107,7 @@ class DeadLetter:
             "status": self.status,
             "record": self.record,
             "attempts": [{"at": at.isoformat(), "error": err} for at, err in self.attempts],
+            "cid": self.cid,
         }
 
 
@@ -143,7 +146,7 @@ class DeadLetters:
         if not h:
             raise NotFoundError(f"no dead letter {letter_id}")
         f = {text(k) or "": text(v) or "" for k, v in h.items()}
-        body = self.outbox.client.hget(self._key(f"rec:{letter_id}"), "body")
+        body, cid = self.outbox.client.hmget(self._key(f"rec:{letter_id}"), ["body", "cid"])
         return DeadLetter(
             id=letter_id,
             channel=f["ch"],
@@ -156,6 +159,7 @@ class DeadLetters:
             status=f["status"],
             record=orjson.loads(body) if body else {},
             attempts=tuple(self.outbox.attempt_log(letter_id)),
+            cid=text(cid) or "",
         )
 
     def find(

@@ -1,0 +1,250 @@
+"""An append-only SHA-256 hash chain of audit entries in a Redis stream.
+
+Each entry is one canonical JSON document (sorted keys) holding its sequence number ``seq``, the
+previous entry's hash ``prev`` and what happened; its ``hash`` is the SHA-256 of those bytes. So
+changing, removing or inserting any entry breaks every link after it, and :meth:`AuditChain.verify`
+names the first entry that does not follow from the one before.
+
+Appending is compare-and-set in one Lua call: the script adds the entry only if the chain's head
+(``<ns>:auditchain:head`` = ``"<seq>:<hash>"``) is still the one the hash was computed from, and
+moves the head in the same step. A writer that lost a race recomputes on the new head, so
+concurrent writers (API threads, worker threads, other processes) can never fork the chain.
+
+Layout: ``<ns>:auditchain`` (stream; fields ``body`` and ``hash``; the stream id's milliseconds
+are Redis's clock at append, which ``export --from --to`` ranges over) and the head key. The
+stream is never trimmed: retention is an archiving decision (export, then keep the files).
+
+What a hash chain cannot show: the newest entries cut off together with the head. Record the
+head that ``gateway audit verify`` prints somewhere else (a ticket, a daily e-mail) to close that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+import redis
+
+from gateway.errors import AuditUnavailableError
+
+__all__ = ["GENESIS", "AuditChain", "ChainBreak", "Verification"]
+
+log = logging.getLogger("gateway.audit")
+
+GENESIS = "0" * 64
+"""The ``prev`` of the first entry."""
+
+_APPEND = """
+local head = redis.call('GET', KEYS[2]) or ARGV[3]
+if head ~= ARGV[1] then return {0, head} end
+local id = redis.call('XADD', KEYS[1], '*', 'body', ARGV[2], 'hash', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[5])
+return {1, id}
+"""
+
+_MAX_RACES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first entry that does not follow: its stream id, expected position and what is wrong."""
+
+    entry_id: str
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of :meth:`AuditChain.verify`: entries checked, the head, or the first break."""
+
+    entries: int
+    head: str
+    broken: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry follows from the one before and the head matches the last."""
+        return self.broken is None
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class AuditChain:
+    """The audit chain of one namespace on one Redis; thread-safe.
+
+    ``writable()`` is what the intake asks before taking new work: False after a failed write
+    or probe until a probe finds the store writable again. Probes run at most every
+    ``probe_seconds``, so the intake pays about one round trip per second for it, not per call.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        probe_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.key = f"{namespace}:auditchain"
+        self.head_key = f"{namespace}:auditchain:head"
+        self._probe_key = f"{namespace}:auditchain:probe"
+        self._clock = clock
+        self._monotonic = monotonic
+        self._probe_seconds = probe_seconds
+        self._script = client.register_script(_APPEND)
+        self._lock = threading.Lock()
+        self._failing: str | None = None
+        self._next_probe = 0.0
+        self._last_head: str | None = None
+        self.appended = 0
+        self.failures = 0
+
+    # -- health --------------------------------------------------------------------------------
+
+    @property
+    def failure(self) -> str | None:
+        """Why the store is failing (the last error's type), or None while it is healthy."""
+        return self._failing
+
+    def writable(self) -> bool:
+        """True while the store takes writes: the last probe or append succeeded.
+
+        A probe (one small write) runs at most every ``probe_seconds``, also while healthy, so
+        a store that went away is noticed even when nothing else was appended.
+        """
+        now = self._monotonic()
+        with self._lock:
+            due = now >= self._next_probe
+            if due:
+                self._next_probe = now + self._probe_seconds
+        if not due:
+            return self._failing is None
+        try:
+            self.client.set(self._probe_key, b"1", px=60_000)
+        except redis.RedisError as exc:
+            self._fail(exc)
+            return False
+        if self._failing is not None:
+            log.warning("audit store writable again")
+            self._failing = None
+        return True
+
+    def _fail(self, exc: Exception) -> None:
+        self.failures += 1
+        self._failing = f"audit store not writable ({type(exc).__name__})"
+        log.error("%s", self._failing)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(self, kind: str, fields: Mapping[str, Any]) -> int:
+        """Add one entry of ``kind`` (``exchange``, ``identity``, ``operator``); its ``seq``.
+
+        Raises :class:`~gateway.errors.AuditUnavailableError` when the store cannot be written
+        (and marks it failing, so the intake refuses new work until a probe succeeds).
+        """
+        at = int(self._clock() * 1000)
+        try:
+            # The head this process last wrote saves a round trip; if another writer moved it
+            # since, the script answers the real head and the loop recomputes on it.
+            head = self._last_head
+            if head is None:
+                raw = self.client.get(self.head_key)
+                head = _text(raw) if raw is not None else f"0:{GENESIS}"
+            for _ in range(_MAX_RACES):
+                seq_text, _, prev = head.partition(":")
+                seq = int(seq_text) + 1
+                doc = {**fields, "kind": kind, "at": at, "seq": seq, "prev": prev}
+                body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+                digest = _digest(body)
+                done, value = cast(
+                    "list[Any]",
+                    self._script(
+                        keys=[self.key, self.head_key],
+                        args=[head, body, f"0:{GENESIS}", digest, f"{seq}:{digest}"],
+                    ),
+                )
+                if int(done):
+                    self.appended += 1
+                    self._last_head = f"{seq}:{digest}"
+                    return seq
+                head = _text(value)
+        except redis.RedisError as exc:
+            self._fail(exc)
+            raise AuditUnavailableError(self._failing or "audit store not writable") from exc
+        # Only reachable when 100 other writers each won a race against this one in a row.
+        raise AuditUnavailableError("audit chain: too much contention to append")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def head(self) -> str:
+        """``"<seq>:<hash>"`` of the newest entry (``0:000…`` for an empty chain)."""
+        raw = self.client.get(self.head_key)
+        return _text(raw) if raw is not None else f"0:{GENESIS}"
+
+    def entries(
+        self, start: str = "-", end: str = "+", *, chunk: int = 1000
+    ) -> Iterator[tuple[str, bytes, str]]:
+        """``(stream id, body, hash)`` of every entry between two stream ids, oldest first."""
+        lo = start
+        while True:
+            rows = cast(
+                "list[tuple[bytes, dict[bytes, bytes]]]",
+                self.client.xrange(self.key, lo, end, count=chunk),
+            )
+            for entry_id, f in rows:
+                yield _text(entry_id), f.get(b"body", b""), _text(f.get(b"hash", b""))
+            if len(rows) < chunk:
+                return
+            lo = "(" + _text(rows[-1][0])
+
+    def verify(self) -> Verification:
+        """Walk the whole chain; the first entry whose hash, ``seq`` or ``prev`` is wrong."""
+        prev, expected, count = GENESIS, 1, 0
+        for entry_id, body, digest in self.entries():
+            problem = None
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                doc = {}
+                problem = "body is not JSON"
+            if problem is None and _digest(body) != digest:
+                problem = "hash does not match the entry's content (entry altered)"
+            elif problem is None and doc.get("seq") != expected:
+                problem = (
+                    f"sequence {doc.get('seq')} where {expected} was expected"
+                    " (entries removed or inserted)"
+                )
+            elif problem is None and doc.get("prev") != prev:
+                problem = "prev does not match the previous entry's hash (chain relinked)"
+            if problem is not None:
+                return Verification(count, self.head(), ChainBreak(entry_id, expected, problem))
+            prev, expected, count = digest, expected + 1, count + 1
+        head = self.head()
+        if head != f"{count}:{prev}":
+            problem = f"head is {head}, the last entry {count}:{prev} (entries cut off)"
+            where = ChainBreak("(head)", count + 1, problem)
+            return Verification(count, head, where)
+        return Verification(count, head)
+
+    def export(self, start_ms: int | None, end_ms: int | None) -> Iterator[dict[str, Any]]:
+        """Entries appended between two times (ms, inclusive), each with ``id`` and ``hash``."""
+        lo = "-" if start_ms is None else str(start_ms)
+        hi = "+" if end_ms is None else str(end_ms)
+        for entry_id, body, digest in self.entries(lo, hi):
+            doc: dict[str, Any] = orjson.loads(body)
+            yield {"id": entry_id, "hash": digest, **doc}

@@ -1,0 +1,152 @@
+"""The audit hash chain: appends link up, verify proves it or names the first bad entry."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+
+import orjson
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from gateway.audit import GENESIS, AuditChain
+from gateway.errors import AuditUnavailableError
+
+
+def _chain(client: redis.Redis) -> AuditChain:
+    return AuditChain(client, "gw", clock=lambda: 1_700_000_000.0)
+
+
+def _rewrite(
+    client: redis.Redis,
+    chain: AuditChain,
+    seq: int,
+    change: dict[str, object],
+    *,
+    rehash: bool = False,
+) -> None:
+    """Rebuild the stream with the same ids, entry ``seq``'s body altered (an attacker's edit);
+    ``rehash`` also recomputes that entry's own hash, as a careful attacker would."""
+    rows = client.xrange(chain.key)
+    client.delete(chain.key)
+    for entry_id, fields in rows:
+        doc = orjson.loads(fields[b"body"])
+        if doc["seq"] == seq:
+            doc.update(change)
+            body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+            fields = {**fields, b"body": body}
+            if rehash:
+                fields[b"hash"] = hashlib.sha256(body).hexdigest().encode()
+        client.xadd(chain.key, fields, id=entry_id)  # type: ignore[arg-type]  # bytes keys are valid fields
+
+
+def test_entries_link_and_verify(redis_client: redis.Redis) -> None:
+    """Each entry carries its seq and the previous hash; verify walks them all and is ok."""
+    chain = _chain(redis_client)
+    for n in range(5):
+        assert chain.append("operator", {"action": "replay", "target": str(n)}) == n + 1
+    result = chain.verify()
+    assert result.ok, result.broken
+    assert result.entries == 5
+    docs = list(chain.export(None, None))
+    assert [d["seq"] for d in docs] == [1, 2, 3, 4, 5]
+    assert docs[0]["prev"] == GENESIS
+    assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(docs))
+    assert result.head == f"5:{docs[-1]['hash']}"
+
+
+def test_altered_entry_is_named(redis_client: redis.Redis) -> None:
+    """Changing one entry's content makes verify name exactly that entry."""
+    chain = _chain(redis_client)
+    for n in range(6):
+        chain.append("operator", {"action": "discard", "reason": f"r{n}"})
+    _rewrite(redis_client, chain, 4, {"reason": "nothing to see"})
+    result = chain.verify()
+    assert not result.ok
+    assert result.broken is not None
+    assert result.broken.seq == 4
+    assert "altered" in result.broken.problem
+    assert result.entries == 3
+
+
+def test_rehashed_entry_breaks_the_next_link(redis_client: redis.Redis) -> None:
+    """An attacker who also recomputes the altered entry's hash is caught at the next entry."""
+    chain = _chain(redis_client)
+    for n in range(4):
+        chain.append("operator", {"n": n})
+    _rewrite(redis_client, chain, 2, {"n": 99}, rehash=True)
+    result = chain.verify()
+    assert result.broken is not None
+    assert result.broken.seq == 3
+    assert "prev" in result.broken.problem
+
+
+def test_removed_entry_is_named(redis_client: redis.Redis) -> None:
+    """Deleting an entry makes verify name the position where it is missing."""
+    chain = _chain(redis_client)
+    for n in range(5):
+        chain.append("exchange", {"n": n})
+    third = redis_client.xrange(chain.key)[2][0]
+    redis_client.xdel(chain.key, third)
+    result = chain.verify()
+    assert result.broken is not None
+    assert result.broken.seq == 3
+    assert "removed" in result.broken.problem
+
+
+def test_truncated_tail_is_caught_by_the_head(redis_client: redis.Redis) -> None:
+    """Cutting off the newest entry leaves the head pointing past the end: not ok."""
+    chain = _chain(redis_client)
+    for n in range(3):
+        chain.append("exchange", {"n": n})
+    last = redis_client.xrange(chain.key)[-1][0]
+    redis_client.xdel(chain.key, last)
+    result = chain.verify()
+    assert result.broken is not None
+    assert result.broken.entry_id == "(head)"
+
+
+def test_concurrent_writers_never_fork(redis_client: redis.Redis) -> None:
+    """Eight threads appending at once still make one unbroken chain with every entry."""
+    chain = _chain(redis_client)
+    barrier = threading.Barrier(8)
+
+    def write(t: int) -> None:
+        barrier.wait()
+        for n in range(50):
+            chain.append("exchange", {"thread": t, "n": n})
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = chain.verify()
+    assert result.ok, result.broken
+    assert result.entries == 400
+    seen = {(d["thread"], d["n"]) for d in chain.export(None, None)}
+    assert len(seen) == 400
+
+
+def test_export_by_time(redis_client: redis.Redis) -> None:
+    """Export selects entries by their stream time (ms), inclusive at both ends."""
+    chain = _chain(redis_client)
+    for n in range(3):
+        chain.append("exchange", {"n": n})
+    ids = [int(i.split(b"-")[0]) for i, _ in redis_client.xrange(chain.key)]
+    assert [d["n"] for d in chain.export(ids[0], ids[-1])] == [0, 1, 2]
+    assert list(chain.export(ids[-1] + 1, None)) == []
+
+
+def test_unreachable_store_raises_and_is_not_writable(tmp_path: object) -> None:
+    """A store that cannot be reached fails the append and makes writable() false."""
+    client = redis.Redis(unix_socket_path=f"{tmp_path}/absent.sock", retry=Retry(NoBackoff(), 0))
+    chain = AuditChain(client, "gw", probe_seconds=1.0)
+    assert chain.writable() is False
+    assert chain.failure is not None
+    assert "ConnectionError" in chain.failure
+    with pytest.raises(AuditUnavailableError):
+        chain.append("operator", {"action": "replay"})
