@@ -58,7 +58,8 @@ _WHY = {
 _IDENTITY = {403, 404, 502, 503}
 
 _OPEN = ("/health", "/metrics", "/openapi", "/docs")
-_NATIVE_WRITES = ("/v1/dossiers", "/v1/steps")
+# Writes with an Idempotency-Key and an agency scope (native records, dossier ratings).
+_NATIVE_WRITES = ("/v1/dossiers", "/v1/steps", "/v1/ratings")
 
 
 def statuses_of(path: str, method: str) -> set[int]:
@@ -83,8 +84,9 @@ def statuses_of(path: str, method: str) -> set[int]:
     if path.startswith("/v1/identity"):
         out |= _IDENTITY
     if path.startswith("/v1/evaluations"):
-        out.add(403)  # served to the national portal's client only
-    if post and path.startswith((*_NATIVE_WRITES, "/v1/ratings")):
+        # The national portal's client only; a feed cursor that is not one of ours is a 400.
+        out |= {400, 403}
+    if post and path.startswith(_NATIVE_WRITES):
         out |= {403, 409}
     return out
 
