@@ -552,6 +552,12 @@ def _port_option(values: tuple[str, ...]) -> dict[str, int]:
     help="How long a timeout fault holds the answer (exceed the client's timeout).",
 )
 @click.option("--down", multiple=True, metavar="NAME", help="Start a simulator down (503).")
+@click.option(
+    "--gateway-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Where the payment simulators send their callbacks.",
+)
 @click.option("--client-id", default="demo", show_default=True, help="Webhook client id.")
 @click.option("--webhook-secret", "webhook_secrets", multiple=True, help="whsec_… (repeatable).")
 @click.pass_context
@@ -586,6 +592,7 @@ def sandbox(ctx: click.Context, /, **opts: Any) -> None:
         client_id=opts["client_id"],
         webhook_secrets=tuple(opts["webhook_secrets"]),
         down=frozenset(opts["down"]),
+        gateway_url=opts["gateway_url"],
     )
     try:
         box = Sandbox(

@@ -17,7 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Callback", "CallbackFaults", "CallbackQueue"]
+__all__ = ["FLUSH_PATH", "Callback", "CallbackFaults", "CallbackQueue"]
+
+FLUSH_PATH = "/_sandbox/callbacks/flush"
+"""``POST`` here sends every callback a simulator holds (the delayed ones)."""
 
 
 class CallbackFaults(BaseModel):

@@ -20,7 +20,7 @@ import orjson
 from gateway.connectors.paygov import CONFIRM_FIELDS, INIT_FIELDS, QUERY_FIELDS, checksum
 from gateway.mappers.paytime import format_pay_time
 from gateway.sandbox.base import Answer, json_answer
-from gateway.sandbox.callbacks import Callback, CallbackFaults, CallbackQueue
+from gateway.sandbox.callbacks import FLUSH_PATH, Callback, CallbackFaults, CallbackQueue
 from gateway.sandbox.faults import FaultDice, Faults
 from gateway.sandbox.payorders import OrderBook, fault_answer, form_action, page
 
@@ -68,6 +68,9 @@ class PayGovSimulator:
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one request: the API, or the pay page."""
+        if path == FLUSH_PATH and method == "POST":
+            # Delayed callbacks wait for the next payment, or for this call.
+            return json_answer({"sent": self.callbacks.flush()})
         if path.startswith("/pay/"):
             reference = path.removeprefix("/pay/")
             if method == "POST":
@@ -92,18 +95,20 @@ class PayGovSimulator:
         after, early = fault_answer(self._dice)
         if early is not None:
             return early
-        reply = self._apply(kind, message)
+        # The pay page is on this simulator, at the address the gateway reached it by.
+        host = headers.get("host")
+        reply = self._apply(kind, message, f"http://{host}" if host else self.base_url)
         if after is not None:
             return Answer(200, b"", after=after)  # type: ignore[arg-type]  # "timeout" | "drop"
         return json_answer(reply)
 
-    def _apply(self, kind: str, message: Mapping[str, Any]) -> dict[str, Any]:
+    def _apply(self, kind: str, message: Mapping[str, Any], base_url: str) -> dict[str, Any]:
         reference = str(message.get("MaThamChieu", ""))
         if kind == "INIT":
             amount = message.get("SoTien")
             if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
                 return {"MaLoi": "04", "MoTaLoi": "SoTien must be a positive integer"}
-            opened = self.book.open(reference, amount, f"{self.base_url}/pay/{reference}")
+            opened = self.book.open(reference, amount, f"{base_url}/pay/{reference}")
             return {"MaLoi": "00", "MaThamChieu": reference, "UrlThanhToan": opened.pay_url}
         with self.book.lock:
             order = self.book.orders.get(reference)

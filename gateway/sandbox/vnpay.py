@@ -2,7 +2,8 @@
 and a ledger of orders and charges.
 
 The payer lands on ``/paymentv2/vpcpay.html?<vnp_* query>``; a wrong ``vnp_SecureHash`` or
-terminal is refused there. Landing twice on the same ``vnp_TxnRef`` is one order. Paying queues
+terminal is refused there. Landing twice on the same ``vnp_TxnRef`` is one order (its
+``creations`` counts the landings). Paying queues
 the IPN (a GET to ``ipn_url`` with signed ``vnp_*`` parameters) and redirects the browser to the
 order's ``vnp_ReturnUrl``.
 """
@@ -26,7 +27,7 @@ from gateway.connectors.vnpay import (
     to_wire,
 )
 from gateway.sandbox.base import QUERY_HEADER, Answer, json_answer
-from gateway.sandbox.callbacks import Callback, CallbackFaults, CallbackQueue
+from gateway.sandbox.callbacks import FLUSH_PATH, Callback, CallbackFaults, CallbackQueue
 from gateway.sandbox.faults import FaultDice, Faults
 from gateway.sandbox.payorders import OrderBook, fault_answer, form_action, page
 
@@ -75,6 +76,9 @@ class VnpaySimulator:
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one request: the payment page, a payer's choice, or ``querydr``."""
+        if path == FLUSH_PATH and method == "POST":
+            # Delayed callbacks wait for the next payment, or for this call.
+            return json_answer({"sent": self.callbacks.flush()})
         if path == PAY_PATH and method == "GET":
             return self.land(parse_qs(headers.get(QUERY_HEADER, ""), keep_blank_values=True))
         if path.startswith("/paymentv2/pay/") and method == "POST":

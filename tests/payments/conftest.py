@@ -6,10 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import httpx
+import orjson
 import pytest
 import redis
 from pydantic import SecretStr
 
+from gateway.api import create_app
 from gateway.config import ClientConfig, Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.connectors.paygov import PayGovConfig
@@ -72,6 +76,20 @@ def request(dossier_no: str, agency: str = AGENCY, amount: int = 150_000) -> Pay
     )
 
 
+class Recorder(httpx.BaseTransport):
+    """Passes calls to the portal, keeping every dossier record sent (at the HTTP boundary)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[dict[str, Any]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        if b"DongBoHoSoMC" in body:
+            self.sent.extend(orjson.loads(body).get("data", []))
+        return self.inner.handle_request(request)
+
+
 @dataclass
 class Rig:
     gateway: GatewayService
@@ -81,6 +99,12 @@ class Rig:
     portal: FakePortal
     receiver: WebhookReceiver
     clock: Clock
+    recorder: Recorder
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        """Every dossier record the portal was sent, in order."""
+        return self.recorder.sent
 
     def dossier(self, no: str, agency: str = AGENCY, **extra: Any) -> None:
         """The province sends a dossier state."""
@@ -118,6 +142,7 @@ def build_rig(
     receiver = WebhookReceiver(clock=clock)
     [secret] = receiver.add_client("prov")
     portal = FakePortal()
+    recorder = Recorder(portal.transport())
     gateway = GatewayService(
         Settings(
             namespace=namespace,
@@ -134,7 +159,7 @@ def build_rig(
             payments=payment_settings or settings(),
         ),
         redis_client,
-        DvcqgConnector(portal.connector_config("http://portal.test"), transport=portal.transport()),
+        DvcqgConnector(portal.connector_config("http://portal.test"), transport=recorder),
         clock=clock,
         webhook_transport=receiver.transport(),
     )
@@ -146,7 +171,11 @@ def build_rig(
         callback_faults=faults,
         clock=clock,
     )
-    vnpay = VnpaySimulator(tmn_code="TMN1", secret=VNPAY_SECRET, callback_faults=faults)
+    vnpay = VnpaySimulator(
+        tmn_code="TMN1",
+        secret=VNPAY_SECRET,
+        callback_faults=faults.model_copy(update={"seed": faults.seed + 1}),
+    )
     assert gateway.settings.payments is not None
     payments = PaymentService.build(
         gateway.settings.payments,
@@ -155,7 +184,7 @@ def build_rig(
     )
     paygov.callbacks.send = lambda body: str(payments.paygov_confirm(body)["MaLoi"])
     vnpay.callbacks.send = lambda params: payments.vnpay_ipn(params)["RspCode"]
-    return Rig(gateway, payments, paygov, vnpay, portal, receiver, clock)
+    return Rig(gateway, payments, paygov, vnpay, portal, receiver, clock, recorder)
 
 
 @pytest.fixture
@@ -164,3 +193,31 @@ def rig(redis_client: redis.Redis) -> Iterator[Rig]:
     yield r
     r.payments.close()
     r.gateway.close()
+
+
+def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One in-process request to the ASGI ``app`` (a fresh event loop, no sockets)."""
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as c:
+            return await c.request(method, url, **kwargs)
+
+    return anyio.run(go)
+
+
+def app_of(rig: Rig) -> Any:
+    """The gateway's HTTP app with the rig's payment service (simulated providers), and the
+    simulators' callbacks sent through it."""
+    app = create_app(rig.gateway)
+    app.state.payments = rig.payments
+
+    def confirm(body: dict[str, Any]) -> str:
+        return str(call(app, "POST", "/payments/paygov/confirm", json=body).json()["MaLoi"])
+
+    def ipn(params: dict[str, Any]) -> str:
+        return str(call(app, "GET", "/payments/vnpay/ipn", params=params).json()["RspCode"])
+
+    rig.paygov.callbacks.send = confirm
+    rig.vnpay.callbacks.send = ipn
+    return app
