@@ -552,6 +552,12 @@ def _port_option(values: tuple[str, ...]) -> dict[str, int]:
     help="How long a timeout fault holds the answer (exceed the client's timeout).",
 )
 @click.option("--down", multiple=True, metavar="NAME", help="Start a simulator down (503).")
+@click.option(
+    "--gateway-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Where the payment simulators send their callbacks.",
+)
 @click.option("--client-id", default="demo", show_default=True, help="Webhook client id.")
 @click.option("--webhook-secret", "webhook_secrets", multiple=True, help="whsec_… (repeatable).")
 @click.pass_context
@@ -586,6 +592,7 @@ def sandbox(ctx: click.Context, /, **opts: Any) -> None:
         client_id=opts["client_id"],
         webhook_secrets=tuple(opts["webhook_secrets"]),
         down=frozenset(opts["down"]),
+        gateway_url=opts["gateway_url"],
     )
     try:
         box = Sandbox(
@@ -637,3 +644,73 @@ def sandbox_ledger(name: str, url: str | None) -> None:
         click.echo(f"cannot read {base}{LEDGER_PATH}: {exc}", err=True)
         sys.exit(EXIT_NOT_FOUND)
     click.echo(orjson.dumps(answer.json(), option=orjson.OPT_INDENT_2).decode())
+
+
+# -- payments ----------------------------------------------------------------------------------
+
+
+@main.group("payments")
+def payments_group() -> None:
+    """Payments: reconcile with the providers, settle stale payments."""
+
+
+def _payments(config_path: Path | None) -> Any:
+    from gateway.payments import PaymentService
+
+    service = _service(config_path)
+    if service.settings.payments is None:
+        click.echo("configuration error: no [payments] section", err=True)
+        sys.exit(EXIT_CONFIG)
+    return PaymentService.build(service.settings.payments, service)
+
+
+@payments_group.command("reconcile")
+@_CONFIG
+@click.option("--date", "day", required=True, help="The day (Vietnam time), YYYY-MM-DD.")
+@click.option("--provider", type=click.Choice(["paygov", "vnpay"]), help="One provider only.")
+@click.option(
+    "--csv",
+    "statement",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The provider's statement (reference,amount,status); without it, each payment is queried.",
+)
+def payments_reconcile(
+    config_path: Path | None, day: str, provider: str | None, statement: Path | None
+) -> None:
+    """Print every mismatch between the gateway and the provider; exit 1 if there is any."""
+    from gateway.payments import read_statement, reconcile
+
+    try:
+        parsed = datetime.strptime(day, "%Y-%m-%d")
+    except ValueError:
+        click.echo(f"--date: {day!r} is not YYYY-MM-DD [date_format]", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        rows = read_statement(statement) if statement is not None else None
+    except ContractError as exc:
+        for v in exc.violations:
+            click.echo(str(v), err=True)
+        sys.exit(EXIT_INVALID)
+    payments = _payments(config_path)
+    try:
+        found = reconcile(payments, parsed.strftime("%Y%m%d"), provider=provider, statement=rows)  # type: ignore[arg-type]  # click.Choice gives a Provider
+    finally:
+        payments.close()
+        payments.gateway.close()
+    for mismatch in found:
+        click.echo(str(mismatch))
+    click.echo(f"{len(found)} mismatch(es)", err=True)
+    sys.exit(EXIT_INVALID if found else 0)
+
+
+@payments_group.command("sweep")
+@_CONFIG
+def payments_sweep(config_path: Path | None) -> None:
+    """Query stale payments, settle them, and finish national records and webhooks due."""
+    payments = _payments(config_path)
+    try:
+        report = payments.sweep()
+    finally:
+        payments.close()
+        payments.gateway.close()
+    click.echo(orjson.dumps(vars(report)).decode())

@@ -35,6 +35,7 @@ from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
 from gateway.evaluations.settings import EvaluationSettings
 from gateway.identity_settings import IdentitySettings
+from gateway.payment_settings import PaymentSettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.peers import PeerDelivery, split_section
 from gateway.pipeline.retry import RetryPolicy
@@ -277,6 +278,7 @@ class Settings(BaseSettings):
     embedded_workers: bool = True
     identity: IdentitySettings | None = None
     audit: AuditSettings = AuditSettings()
+    payments: PaymentSettings | None = None
 
     @model_validator(mode="after")
     def _peers_known_and_valid(self) -> Self:

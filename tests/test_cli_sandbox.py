@@ -35,6 +35,10 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
             "webhooks=0",
             "--port",
             "population=0",
+            "--port",
+            "paygov=0",
+            "--port",
+            "vnpay=0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -43,7 +47,7 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
         try:
             out = _read_until_ledgers(child)
             ledgers = re.findall(r"curl -s (\S+)", out)
-            assert len(ledgers) == 3
+            assert len(ledgers) == 5
             portal = httpx.get(ledgers[0]).json()
             assert portal["profile"] == "strict"
             assert portal["dossiers"] == {}
@@ -55,7 +59,7 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     assert child.returncode == 0
     snippet = out.split("(strict profile):\n\n", 1)[1].split("\n# ledgers:", 1)[0]
     config = tomllib.loads(snippet)
-    assert list(config) == ["dvcqg", "clients", "identity"]
+    assert list(config) == ["dvcqg", "clients", "identity", "payments"]
     assert list(config["dvcqg"]) == ["base_url", "username", "password", "dstcode"]
     (client,) = config["clients"]
     assert list(client) == [
@@ -74,6 +78,9 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     settings = load_settings(**config)
     assert settings.identity is not None
     assert settings.identity.population.profile == "lgsp"
+    assert settings.payments is not None
+    assert settings.payments.provider_for("000.00.01.H22", "1.001612") == "paygov"
+    assert settings.payments.provider_for("000.00.02.H22", "1.001612") == "vnpay"
 
 
 def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
@@ -81,7 +88,7 @@ def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
     lines: list[str] = []
     for line in child.stdout:
         lines.append(line)
-        if line.startswith("#   curl") and "population" in line:
+        if line.startswith("#   curl") and "ledger vnpay" in line:
             break
     return "".join(lines)
 

@@ -17,7 +17,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import console, dvcqg_intake, evaluations, health, identity, native, operations
+from gateway.api import (
+    console,
+    dvcqg_intake,
+    evaluations,
+    health,
+    identity,
+    native,
+    operations,
+    payments,
+)
 from gateway.api.gates import AuditGate, Correlation
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
@@ -63,6 +72,7 @@ def create_app(service: GatewayService) -> FastAPI:
     identity.install(app, service)
     console.install(app)
     dvcqg_intake.add_bare_routes(app, intake.bare_routes)
+    payments.install(app, service)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(AuditUnavailableError, _on_audit)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]

@@ -50,12 +50,18 @@ _WHY = {
     413: "body, record count or object count over the limit",
     422: "the request breaks the contract (every error with path and rule)",
     429: "too many failed logins; retry after Retry-After seconds",
-    502: "the peer answered something unusable (identity checks)",
-    503: "the peer cannot be reached now (identity checks)",
+    502: "the peer answered something unusable (identity checks, payment providers)",
+    503: "the peer cannot be reached now (identity checks, payment providers)",
 }
 # Identity checks (gateway/api/identity.py) answer 404 while [identity] is not configured, and
 # relay the population database's own failures.
 _IDENTITY = {403, 404, 502, 503}
+
+# Payments (gateway/api/payments.py) answer 404 while [payments] is not configured, refuse
+# another agency or a non-operator (403) and a key in flight (409), and relay the providers'
+# failures (502, 503).
+_PAYMENTS = ("/v1/payments", "/payments/")
+_PAYMENT_STATUSES = {403, 404, 409, 502, 503}
 
 _OPEN = ("/health", "/metrics", "/openapi", "/docs")
 # Writes with an Idempotency-Key and an agency scope (native records, dossier ratings).
@@ -86,7 +92,9 @@ def statuses_of(path: str, method: str) -> set[int]:
     if path.startswith("/v1/evaluations"):
         # The national portal's client only; a feed cursor that is not one of ours is a 400.
         out |= {400, 403}
-    if post and path.startswith(_NATIVE_WRITES):
+    if path.startswith(_PAYMENTS):
+        out |= _PAYMENT_STATUSES
+    if post and path.startswith((*_NATIVE_WRITES, "/v1/ratings")):
         out |= {403, 409}
     return out
 

@@ -9,8 +9,18 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import httpx
 import orjson
 
-__all__ = ["JSON_HEADERS", "Answer", "Simulator", "SimulatorTransport", "json_answer"]
+__all__ = [
+    "JSON_HEADERS",
+    "QUERY_HEADER",
+    "Answer",
+    "Simulator",
+    "SimulatorTransport",
+    "json_answer",
+]
 
+QUERY_HEADER = ":query"
+"""A pseudo-header (no real header name has a colon) carrying the raw query string, for the
+simulators whose peers read it (VNPay's redirect and IPN)."""
 JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", "application/json; charset=utf-8"),)
 
 
@@ -62,6 +72,7 @@ class SimulatorTransport(httpx.MockTransport):
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
+        headers[QUERY_HEADER] = request.url.query.decode("ascii", "replace")
         answer = self.simulator.handle(request.method, request.url.path, headers, request.read())
         if answer.after == "timeout":
             raise httpx.ReadTimeout("simulated: no answer before the read timeout", request=request)

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from gateway.sandbox.base import Simulator
+from gateway.sandbox.callbacks import CallbackFaults
 from gateway.sandbox.faults import Faults
 from gateway.sandbox.portal import SandboxPortal
 from gateway.sandbox.server import LEDGER_PATH, SimulatorServer
@@ -34,6 +35,10 @@ class SandboxOptions:
     webhook_secrets: tuple[str, ...] = ()
     down: frozenset[str] = frozenset()
     """Names of simulators that start down (answer 503), where they support it."""
+    gateway_url: str = "http://127.0.0.1:8080"
+    """The gateway the payment simulators send callbacks to."""
+    callback_faults: CallbackFaults = field(default_factory=CallbackFaults)
+    """Faults of the payment simulators' callbacks (duplicates, delays, bad checksums …)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,65 @@ def _population_snippet(sim: Simulator, url: str, options: SandboxOptions) -> st
     )
 
 
+def _build_paygov(options: SandboxOptions) -> Simulator:
+    from gateway.sandbox.paygov import PayGovSimulator
+
+    return PayGovSimulator(
+        faults=options.faults,
+        callback_faults=options.callback_faults,
+        callback_url=options.gateway_url + "/payments/paygov/confirm",
+    )
+
+
+def _paygov_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    from gateway.sandbox.paygov import PayGovSimulator
+
+    assert isinstance(sim, PayGovSimulator)  # noqa: S101 - built by _build_paygov above
+    return "\n".join(
+        [
+            "[payments.paygov]",
+            f"base_url = {_q(url)}",
+            f"path = {_q(sim.path)}",
+            f"partner_code = {_q(sim.partner_code)}",
+            f"secret = {_q(sim.secret)}",
+            "",
+            "[[payments.routes]]  # the sample dossiers' agency pays through PayGov",
+            'provider = "paygov"',
+            'agency = "000.00.01.H22"',
+        ]
+    )
+
+
+def _build_vnpay(options: SandboxOptions) -> Simulator:
+    from gateway.sandbox.vnpay import VnpaySimulator
+
+    return VnpaySimulator(
+        faults=options.faults,
+        callback_faults=options.callback_faults,
+        ipn_url=options.gateway_url + "/payments/vnpay/ipn",
+    )
+
+
+def _vnpay_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    from gateway.sandbox.vnpay import API_PATH, PAY_PATH, VnpaySimulator
+
+    assert isinstance(sim, VnpaySimulator)  # noqa: S101 - built by _build_vnpay above
+    gateway = sim.ipn_url.split("/payments/", 1)[0]
+    return "\n".join(
+        [
+            "[payments.vnpay]",
+            f"pay_url = {_q(url + PAY_PATH)}",
+            f"api_url = {_q(url + API_PATH)}",
+            f"tmn_code = {_q(sim.tmn_code)}",
+            f"secret = {_q(sim.secret)}",
+            f"return_url = {_q(gateway + '/payments/vnpay/return')}",
+            "",
+            "[[payments.routes]]  # every other agency through VNPay",
+            'provider = "vnpay"',
+        ]
+    )
+
+
 SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("portal", 9100, "DVCQG adapter portal", _build_portal, _portal_snippet),
     SimulatorSpec(
@@ -137,6 +201,8 @@ SIMULATORS: list[SimulatorSpec] = [
         _build_population,
         _population_snippet,
     ),
+    SimulatorSpec("paygov", 9400, "PayGov payment platform", _build_paygov, _paygov_snippet),
+    SimulatorSpec("vnpay", 9500, "VNPay payment gateway", _build_vnpay, _vnpay_snippet),
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any, Self, cast
 
 import orjson
 
-from gateway.sandbox.base import Simulator
+from gateway.sandbox.base import QUERY_HEADER, Simulator
 
 __all__ = ["LEDGER_PATH", "RESET_PATH", "SimulatorServer"]
 
@@ -64,6 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"reset":true}')
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
+        headers[QUERY_HEADER] = self.path.partition("?")[2]
         answer = server.simulator.handle(self.command, path, headers, body)
         if answer.after == "timeout":
             # Applied; now keep the client waiting past its read timeout, then hang up.

@@ -26,7 +26,9 @@ from gateway.sandbox.faults import FaultDice, Faults
 
 __all__ = ["EVENT_TYPES", "WebhookReceiver"]
 
-EVENT_TYPES = frozenset({"delivery.delivered", "delivery.dead_lettered", "delivery.replayed"})
+EVENT_TYPES = frozenset(
+    {"delivery.delivered", "delivery.dead_lettered", "delivery.replayed", "payment.paid"}
+)
 _PREFIX = "/hooks/"
 
 
@@ -195,6 +197,8 @@ class WebhookReceiver:
         if not isinstance(payload, dict) or payload.get("type") not in EVENT_TYPES:
             return None
         data = payload.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("delivery_id"), str):
+        # Delivery events name their delivery; payment events their payment.
+        key = "payment_id" if str(payload["type"]).startswith("payment.") else "delivery_id"
+        if not isinstance(data, dict) or not isinstance(data.get(key), str):
             return None
         return {"type": payload["type"], "timestamp": payload.get("timestamp"), "data": data}
