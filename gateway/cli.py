@@ -507,6 +507,28 @@ def score(
     click.echo(render_json(card) if fmt == "json" else render_table(card, explain=explain))
 
 
+@main.command("sync-satisfaction")
+@_CONFIG
+@click.option("--agency", required=True, help="Agency code (madonvi).")
+@click.option("--period", required=True, help="The month, e.g. 2026-10.")
+def sync_satisfaction(config_path: Path | None, agency: str, period: str) -> None:
+    """Queue an agency's monthly DongBoDanhGia summary for DVCQG (exit 2 on a bad argument).
+
+    Delivered by the workers like every other item; run it again after more ratings and the
+    portal's summary is replaced. With the embedded Redis, run it while the gateway is stopped.
+    """
+    service = _service(config_path, embedded_workers=False)
+    try:
+        accepted = service.sync_satisfaction(agency, period)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    finally:
+        service.close()
+    new = sum(1 for a in accepted if a.code == "new")
+    click.echo(f"{len(accepted)} procedure row(s) for {agency} {period}: {new} queued")
+
+
 def _add_audit() -> None:
     from gateway.audit.cli import audit
 

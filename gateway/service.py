@@ -327,6 +327,35 @@ class GatewayService:
 
     # -- delivery ------------------------------------------------------------------------------
 
+    def sync_satisfaction(self, agency: str, month: str) -> list[Accepted]:
+        """Queue ``agency``'s ``DongBoDanhGia`` summary of ``month`` (``2026-10``) for DVCQG.
+
+        One latest-state subject per agency, month and procedure: syncing the month again
+        after more ratings replaces what the portal holds; an unchanged summary is a duplicate.
+        """
+        import hashlib
+
+        import orjson
+
+        from gateway.connectors.dvcqg import RATINGS_CHANNEL
+
+        criterion = self.settings.evaluations.satisfaction_service_criterion
+        rows = self.evaluations.satisfaction_rows(agency, month, service_criterion=criterion)
+        items = []
+        for row in rows:
+            body = orjson.dumps(row)
+            items.append(
+                Entry(
+                    subject=f"{agency}/{row['NgayTongHop']}/{row['MaThuTuc']}",
+                    fingerprint=hashlib.sha256(body).hexdigest()[:32],
+                    body=body,
+                    order=self.outbox.now_ms(),
+                )
+            )
+        if not items:
+            return []
+        return self.accept_entries(RATINGS_CHANNEL, agency, items, client="gateway")
+
     def _wake(self, queues: set[tuple[str, str]]) -> None:
         for channel_id, partition in queues:
             if self.outbox.mark_triggered(channel_id, partition):

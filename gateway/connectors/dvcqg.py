@@ -43,7 +43,7 @@ from gateway.errors import (
 if TYPE_CHECKING:
     from gateway.schemas.national import DossierRecord, ProgressRecord
 
-__all__ = ["DvcqgConfig", "DvcqgConnector", "Service", "entries"]
+__all__ = ["RATINGS_CHANNEL", "DvcqgConfig", "DvcqgConnector", "Service", "entries"]
 
 WireRecord = Mapping[str, Any] | orjson.Fragment
 """A national record: a mapping, or its JSON already encoded (``orjson.Fragment``)."""
@@ -53,6 +53,9 @@ _log = logging.getLogger(__name__)
 SYSTEM = "dvcqg"
 _UPSERT_SERVICE = "DongBoHoSoMC"
 _PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"
+_RATINGS_SERVICE = "DongBoDanhGia"
+RATINGS_CHANNEL = f"{SYSTEM}.{_RATINGS_SERVICE}"
+"""Monthly satisfaction summaries, one latest-state subject per agency, month and procedure."""
 _LOOKUP_SERVICE = "TraCuuHoSo"
 
 
@@ -242,6 +245,7 @@ class DvcqgConnector:
                 after=Service.DOSSIER.value,
                 guarded=True,
             ),
+            ChannelSpec(SYSTEM, _RATINGS_SERVICE, Mode.LATEST, max_batch=config.batch_size),
         )
         self._session: str | None = None
         self._login_lock = threading.Lock()

@@ -237,6 +237,22 @@ class Evaluations:
             explain=explain,
         )
 
+    def satisfaction_rows(
+        self, agency: str, month: str, *, service_criterion: str = "service"
+    ) -> list[dict[str, Any]]:
+        """The ``DongBoDanhGia`` rows of ``agency`` for ``month`` (``2026-10``)."""
+        from gateway.evaluations.satisfaction import monthly_rows
+
+        p = parse_period(month)
+        self.drain(max_batches=self.settings.reader_drain_batches)
+        return monthly_rows(
+            self.store.records([agency]),
+            agency=agency,
+            month=p,
+            agency_name=self.settings.agency_names.get(agency, ""),
+            service_criterion=service_criterion,
+        )
+
     def feed_page(self, cursor: str | None, limit: int) -> FeedPage:
         """One page of the change feed after ``cursor`` (ValueError for a foreign cursor)."""
         after = decode_cursor(cursor)

@@ -119,6 +119,10 @@ class EvaluationSettings(_Frozen):
     agency_calendars: dict[str, str] = Field(default_factory=dict)
     procedures: dict[str, ProcedureRule] = Field(default_factory=dict)
     parents: dict[str, str] = Field(default_factory=dict)
+    agency_names: dict[str, str] = Field(default_factory=dict)
+    """``TenDonVi`` per agency code, for the DongBoDanhGia summary (the code when absent)."""
+    satisfaction_service_criterion: str = "service"
+    """The rating criterion whose answer gives DongBoDanhGia's ``PhanTramDanhGiaDichVu…``."""
     portal_clients: frozenset[str] = frozenset()
     population_db_codes: frozenset[str] | None = None
     idcheck_outcomes: frozenset[str] = frozenset({"match", "mismatch", "invalid"})

@@ -120,6 +120,7 @@ class SandboxPortal:
         self._sessions: dict[str, _Session] = {}
         self._states: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, list[dict[str, Any]]] = {}
+        self._ratings: dict[str, dict[str, Any]] = {}
         self._outcomes: Counter[str] = Counter()
         self._services: Counter[str] = Counter()
         self._logins = 0
@@ -163,6 +164,7 @@ class SandboxPortal:
                     }
                     for n in numbers
                 },
+                "ratings": copy.deepcopy(self._ratings),
                 "outcomes": dict(self._outcomes),
                 "services": dict(self._services),
                 "logins": self._logins,
@@ -174,6 +176,7 @@ class SandboxPortal:
             self._sessions.clear()
             self._states.clear()
             self._steps.clear()
+            self._ratings.clear()
             self._outcomes.clear()
             self._services.clear()
             self._logins = 0
@@ -281,9 +284,17 @@ class SandboxPortal:
     def _dispatch(self, service: str, payload: dict[str, Any]) -> tuple[str, Answer]:
         if service == "TraCuuHoSo":
             return self._look_up(payload)
+        data = payload.get("data")
+        if service == "DongBoDanhGia" and isinstance(data, list) and data:
+            # Monthly satisfaction summaries: the newest per month and procedure is kept.
+            for row in data:
+                if not isinstance(row, dict):
+                    return "bad_request", self._refuse("Dữ liệu không hợp lệ")
+                key = f"{row.get('Madonvi')}/{row.get('NgayTongHop')}/{row.get('MaThuTuc')}"
+                self._ratings[key] = copy.deepcopy(row)
+            return "ok", json_answer({"error_code": "0", "message": "Thành công", "result": []})
         if service not in ("DongBoHoSoMC", "CapNhatTienDoHoSoMC"):
             return "bad_request", self._refuse(f"Dịch vụ {service} không được hỗ trợ")
-        data = payload.get("data")
         if not isinstance(data, list) or not data:
             return "bad_request", self._refuse("Dữ liệu không hợp lệ: data phải là danh sách")
         records: list[dict[str, Any]] = []

@@ -109,6 +109,7 @@ class FakePortal:
         self._sessions: set[str] = set()
         self._dossiers: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, list[dict[str, Any]]] = {}
+        self._ratings: dict[tuple[str, ...], dict[str, Any]] = {}
         self._calls: list[PortalCall] = []
         self._faults: deque[_Fault] = deque()
         self._rejections: dict[str, tuple[str, str]] = {}
@@ -126,6 +127,12 @@ class FakePortal:
         """A copy of one stored dossier, or ``None``."""
         with self._lock:
             return copy.deepcopy(self._dossiers.get(ma_ho_so))
+
+    @property
+    def ratings(self) -> dict[tuple[str, ...], dict[str, Any]]:
+        """``DongBoDanhGia`` summaries held, by (Madonvi, NgayTongHop, MaThuTuc)."""
+        with self._lock:
+            return copy.deepcopy(self._ratings)
 
     def steps(self, ma_ho_so: str) -> list[dict[str, Any]]:
         """A copy of the progress steps received for ``ma_ho_so``, oldest first."""
@@ -311,6 +318,18 @@ class FakePortal:
         if service == "TraCuuHoSo":
             # Public implementers' code sends the number as lowercase "mahoso".
             return self._look_up(str(payload.get("mahoso", payload.get("MaHoSo", ""))))
+        if service == "DongBoDanhGia" and isinstance(data, list) and data:
+            # Monthly summaries replace what the portal held for the same month and procedure.
+            for row in data:
+                if not isinstance(row, dict):
+                    return _error("2", "Dữ liệu không hợp lệ"), "2"
+                key = (
+                    str(row.get("Madonvi")),
+                    str(row.get("NgayTongHop")),
+                    str(row.get("MaThuTuc")),
+                )
+                self._ratings[key] = copy.deepcopy(row)
+            return _json({"error_code": "0", "message": _OK, "result": []}), "0"
         if service not in ("DongBoHoSoMC", "CapNhatTienDoHoSoMC"):
             return _error("404", f"Dịch vụ {service} không được hỗ trợ"), "404"
         records = data if isinstance(data, list) else None

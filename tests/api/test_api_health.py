@@ -42,7 +42,11 @@ def test_ready_and_metrics_show_an_open_breaker(api: Any, service: GatewayServic
     peer = answer.json()["peers"]["dvcqg"]
     assert peer["circuit"] == "open"
     assert peer["consecutive_failures"] == breaker.config.failure_threshold
-    assert peer["channels"] == ["dvcqg.DongBoHoSoMC", "dvcqg.CapNhatTienDoHoSoMC"]
+    assert peer["channels"] == [
+        "dvcqg.DongBoHoSoMC",
+        "dvcqg.CapNhatTienDoHoSoMC",
+        "dvcqg.DongBoDanhGia",
+    ]
     assert 'gateway_peer_breaker_state{peer="dvcqg"} 2.0' in api.get("/metrics").text
 
 
