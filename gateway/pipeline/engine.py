@@ -98,9 +98,9 @@ class DeliveryEngine:
                 if self.breaker is not None and not self.breaker.would_allow() and self._local.sent:
                     self._defer(ch, partition)
                     return delivered
-                claims = self.outbox.claim(
-                    ch.id, partition, self.settings.batch_size, lease_ms, token, max_records=cap
-                )
+                # Never more subjects than items fit (each has one at least): a claim scans
+                # twice its limit in candidates, 1,008 for each one-event webhook claim else.
+                claims = self.outbox.claim(ch.id, partition, cap, lease_ms, token, max_records=cap)
                 if not claims:
                     # A claim scans a bounded window; leased or waiting subjects there are
                     # dropped from the ready set, so try again while due work remains.
