@@ -112,3 +112,29 @@ local function notify_event(id, kind, reason, woke)
   redis.call('HINCRBY', ns .. ':metrics', 'accepted|' .. notify, 1)
   woke[#woke + 1] = notify .. '|' .. client
 end
+-- Mark one item delivered (complete and resolve both do it). Counted in `out` and notified on
+-- its first delivery only: a state sent again after a late older one was delivered before, and
+-- its client was told so then. A hung worker's send of an item dead-lettered meanwhile did
+-- arrive: the letter is settled, so that a replay cannot send the item a second time. Append
+-- items move from the waiting set to the delivered one; returns the highest delivered order.
+local function mark_delivered(s, id, top, out, woke)
+  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
+  if r[1] ~= 'delivered' and not r[4] then
+    out[#out + 1] = r[2]
+    notify_event(id, 'delivered', nil, woke)
+  end
+  if r[1] == 'dead' then
+    redis.call('HSET', ns .. ':dl:' .. id, 'status', 'delivered', 'delivered_at', now)
+    redis.call('ZREM', ns .. ':dl:index', id)
+  end
+  redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
+  redis.call('HDEL', rec(id), 'next_at')
+  clear_ambiguous(id, s)  -- before it leaves the subject's items: see counted()
+  if mode ~= 'latest' then
+    redis.call('ZREM', items(ch, s), id)
+    redis.call('ZADD', done(ch, s), r[3] or 0, id)
+    local o = tonumber(r[3] or '0')
+    if o > top then top = o end
+  end
+  return top
+end

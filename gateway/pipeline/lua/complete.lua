@@ -6,36 +6,11 @@
 -- after a newer one makes the newest state go out again.
 local part, token = ARGV[9], ARGV[10]
 local out, woke = {}, {}
-local function delivered(s, id, top)
-  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
-  -- Counted and notified on its first delivery only: a state sent again after a late older one
-  -- (below) was delivered before, and its client was told so then.
-  if r[1] ~= 'delivered' and not r[4] then
-    out[#out + 1] = r[2]
-    notify_event(id, 'delivered', nil, woke)
-  end
-  if r[1] == 'dead' then
-    -- A hung worker's send of an item dead-lettered meanwhile did arrive: the letter is
-    -- settled, so that a replay cannot send the item a second time.
-    redis.call('HSET', ns .. ':dl:' .. id, 'status', 'delivered', 'delivered_at', now)
-    redis.call('ZREM', ns .. ':dl:index', id)
-  end
-  redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
-  redis.call('HDEL', rec(id), 'next_at')
-  clear_ambiguous(id, s)
-  if mode ~= 'latest' then
-    redis.call('ZREM', items(ch, s), id)
-    redis.call('ZADD', done(ch, s), r[3] or 0, id)
-    local o = tonumber(r[3] or '0')
-    if o > top then top = o end
-  end
-  return top
-end
 each(11, function(s, ids)
   local sk = sub(ch, s)
   local mine = owns(s, token)
   local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
-  for _, id in ipairs(ids) do top = delivered(s, id, top) end
+  for _, id in ipairs(ids) do top = mark_delivered(s, id, top, out, woke) end
   if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
   if mine then
     release(part, s, token)

@@ -11,27 +11,15 @@ local out, woke, settled = {}, {}, false
 local top = tonumber(redis.call('HGET', sk, 'sent_ord') or '0')
 for i = 13, #ARGV do
   local id = ARGV[i]
-  clear_ambiguous(id, s)  -- before it leaves the subject's items: see counted()
-  if i < 13 + nheld then
-    local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
-    if r[1] ~= 'delivered' then
-      if not r[4] then  -- counted and notified on its first delivery only (see complete.lua)
-        out[#out + 1] = r[2]
-        notify_event(id, 'delivered', nil, woke)
-      end
-      redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
-      redis.call('HDEL', rec(id), 'next_at')
-      settled = true
-      if mode == 'latest' then
-        redis.call('HSET', sk, 'exists', '1')
-        if redis.call('HGET', sk, 'pending') == id then redis.call('HSET', sk, 'pending', '') end
-      else
-        redis.call('ZREM', items(ch, s), id)
-        redis.call('ZADD', done(ch, s), r[3] or 0, id)
-        local o = tonumber(r[3] or '0')
-        if o > top then top = o end
-      end
+  if i < 13 + nheld and redis.call('HGET', rec(id), 'state') ~= 'delivered' then
+    top = mark_delivered(s, id, top, out, woke)
+    settled = true
+    if mode == 'latest' then
+      redis.call('HSET', sk, 'exists', '1')
+      if redis.call('HGET', sk, 'pending') == id then redis.call('HSET', sk, 'pending', '') end
     end
+  else
+    clear_ambiguous(id, s)
   end
 end
 if mode ~= 'latest' then redis.call('HSET', sk, 'sent_ord', top) end
