@@ -28,14 +28,18 @@ from gateway.schemas.wire import VIETNAM_TZ, format_wire_datetime, parse_wire_da
 __all__ = [
     "DatePrecision",
     "PartialDate",
+    "dvcqg_from_lltp_date",
     "format_dvcqg_datetime",
     "format_lltp_birth_date",
     "format_lltp_date",
     "format_population_date",
+    "lltp_birth_from_population",
+    "lltp_date_from_dvcqg",
     "parse_dvcqg_datetime",
     "parse_lltp_birth_date",
     "parse_lltp_date",
     "parse_population_date",
+    "population_from_lltp_birth",
     "vietnam_date",
 ]
 
@@ -209,3 +213,36 @@ def parse_population_date(value: str) -> date:
     if m is None:
         raise ValueError(f"{value!r} is not a population-database date yyyyMMdd")
     return _real_date(value, int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+# --- between formats ----------------------------------------------------------------------------
+
+
+def lltp_date_from_dvcqg(value: str) -> str:
+    """A DVCQG ``yyyyMMddHHmmss`` instant as the LLTP ``dd/mm/yyyy`` day it falls on (UTC+7).
+
+    The time of day is dropped (LLTP dates are calendar days); ValueError when malformed.
+    """
+    return format_lltp_date(parse_dvcqg_datetime(value))
+
+
+def dvcqg_from_lltp_date(value: str, *, end_of_day: bool = False) -> str:
+    """An LLTP ``dd/mm/yyyy`` day as a DVCQG instant: its first second in UTC+7, or its last
+    with ``end_of_day`` (an issue date reported as "by the end of that day")."""
+    day = parse_lltp_date(value)
+    hms = (23, 59, 59) if end_of_day else (0, 0, 0)
+    return format_dvcqg_datetime(datetime(day.year, day.month, day.day, *hms, tzinfo=VIETNAM_TZ))
+
+
+def lltp_birth_from_population(value: str) -> str:
+    """A population-database ``yyyyMMdd`` birth date as LLTP ``birthDateStr`` (``dd/mm/yyyy``)."""
+    return format_lltp_birth_date(parse_population_date(value))
+
+
+def population_from_lltp_birth(value: str) -> str:
+    """LLTP ``birthDateStr`` as population ``yyyyMMdd``; ValueError unless the day is known
+    (the population database has no partial dates, and guessing a day would be a false fact)."""
+    partial = parse_lltp_birth_date(value)
+    if partial.precision is not DatePrecision.DAY:
+        raise ValueError(f"{value!r} lacks the day: the population database needs a full date")
+    return format_population_date(partial.earliest)

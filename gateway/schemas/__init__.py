@@ -1,6 +1,7 @@
 """Pydantic models of the packets the gateway speaks.
 
 - :mod:`~gateway.schemas.codes`: the national code tables as enums.
+- :mod:`~gateway.schemas.ministry_codes`: the LLTP code tables (``genderId`` …) as enums.
 - :mod:`~gateway.schemas.wire`: wire scalars (dates, amounts, ``MaHoSo``) and :class:`WireRules`.
 - :mod:`~gateway.schemas.national`: ``DongBoHoSoMC`` / ``CapNhatTienDoHoSoMC`` records.
 - :mod:`~gateway.schemas.envelope`: the adapter call envelope and reply.
@@ -28,6 +29,7 @@ from gateway.schemas.envelope import CallEnvelope, LoginReply, LoginRequest, Rep
 from gateway.schemas.identifiers import check_personal_id, mask_id
 from gateway.schemas.isotime import IsoDateTime
 from gateway.schemas.lifecycle import Lifecycle
+from gateway.schemas.ministry_codes import DeclareType, Gender, IdType, LltpStatus, ObjectRequest
 from gateway.schemas.national import (
     ConnectedDatabase,
     DossierRecord,
@@ -62,6 +64,7 @@ __all__ = [
     "CallEnvelope",
     "Channel",
     "ConnectedDatabase",
+    "DeclareType",
     "Document",
     "Dossier",
     "DossierRecord",
@@ -70,10 +73,13 @@ __all__ = [
     "FeeCollection",
     "FeeType",
     "Flag",
+    "Gender",
+    "IdType",
     "IdentifierType",
     "IntakePolicy",
     "IsoDateTime",
     "Lifecycle",
+    "LltpStatus",
     "LoginReply",
     "LoginRequest",
     "NationalDocument",
@@ -81,6 +87,7 @@ __all__ = [
     "NationalOtherAttachment",
     "NationalResultDocument",
     "NationalSupplement",
+    "ObjectRequest",
     "OnlinePayment",
     "OwnerIdentifier",
     "PersonalIdentifier",
