@@ -31,6 +31,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.audit.settings import AuditSettings
 from gateway.connectors.dvcqg import DvcqgConfig
+from gateway.connectors.ministry.profile import PROFILE_MODULES, PROFILES, profile_type
+from gateway.connectors.ministry.settings import MinistrySettings, SystemConfig
 from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
 from gateway.evaluations.settings import EvaluationSettings
@@ -279,16 +281,50 @@ class Settings(BaseSettings):
     identity: IdentitySettings | None = None
     audit: AuditSettings = AuditSettings()
     payments: PaymentSettings | None = None
+    ministry: MinistrySettings | None = None
+    """``[ministry]``: which procedures are handed over to which ministry system."""
+
+    @property
+    def ministry_systems(self) -> frozenset[str]:
+        """The ministry systems some route names (each a ``[peers.<system>]``)."""
+        return self.ministry.systems if self.ministry is not None else frozenset()
+
+    @model_validator(mode="after")
+    def _ministry_routes_resolve(self) -> Self:
+        if self.ministry is None:
+            return self
+        types = peer_types()
+        for i, route in enumerate(self.ministry.routes):
+            where = f"ministry.routes.{i} ({route.name})"
+            if route.system in types:
+                raise ValueError(f"{where}: system {route.system!r} is a built-in peer name")
+            if route.system not in self.peers:
+                raise ValueError(f"{where}: system {route.system!r} has no [peers.{route.system}]")
+            if route.profile not in PROFILES and route.profile not in PROFILE_MODULES:
+                known = ", ".join(sorted(set(PROFILES) | set(PROFILE_MODULES)))
+                raise ValueError(f"{where}: no profile {route.profile!r}; known: {known}")
+            try:
+                profile_type(route.profile).options.model_validate(route.options)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{where}.options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)
+                )
+                raise ValueError(problems) from None
+        return self
 
     @model_validator(mode="after")
     def _peers_known_and_valid(self) -> Self:
         types = peer_types()
         for name, section in self.peers.items():
-            if name not in types:
+            ministry = name in self.ministry_systems
+            if name not in types and not ministry:
                 raise ValueError(f"peers.{name}: no such peer; known: {', '.join(sorted(types))}")
             connector, delivery = split_section(section)
             try:
-                if connector:
+                if ministry:
+                    SystemConfig.model_validate(connector)
+                elif connector:
                     types[name].config.model_validate(connector)
                 PeerDelivery.model_validate(delivery)
             except ValidationError as exc:
@@ -311,11 +347,18 @@ class Settings(BaseSettings):
         settings of one peer."""
         connector, delivery = split_section(dict(self.peers.get(name, {})))
         config: Any | None = None
-        if connector:
+        if name in self.ministry_systems:
+            config = SystemConfig.model_validate(connector)
+        elif connector:
             config = peer_types()[name].config.model_validate(connector)
         elif name == "dvcqg":
             config = self.dvcqg
         return config, PeerDelivery.model_validate(delivery)
+
+    def ministry_system(self, name: str) -> SystemConfig:
+        """The ``[peers.<name>]`` connection settings of a routed ministry system."""
+        connector, _ = split_section(dict(self.peers.get(name, {})))
+        return SystemConfig.model_validate(connector)
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -24,9 +24,11 @@ from gateway.audit import AuditChain, AuditedDeadLetters, audit_http
 from gateway.config import Settings
 from gateway.connectors.base import Connector, Entry
 from gateway.connectors.dvcqg import DvcqgConnector, Service, entries
+from gateway.connectors.ministry.connector import MinistryConnector, handover_entry
 from gateway.connectors.webhook import EVENT_CHANNEL, Subscriber, WebhookConfig, WebhookConnector
 from gateway.errors import ConfigurationError
 from gateway.evaluations import Evaluations
+from gateway.ministry import CaseStore, MinistryService, build_connectors
 from gateway.observability.correlation import current as current_cid
 from gateway.observability.delivery import CorrelatedConnector
 from gateway.pipeline.breaker import CircuitBreaker
@@ -133,11 +135,36 @@ class GatewayService:
     fake_portal: object | None = None
     webhook_transport: Any = None
     """An httpx transport for the webhook peer (tests and the sandbox)."""
+    ministry_transports: Any = None
+    """``{system: httpx transport}`` for ministry systems (tests and the sandbox)."""
 
     def __post_init__(self) -> None:
         given = (
             [self.connectors] if isinstance(self.connectors, Connector) else list(self.connectors)
         )
+        self.cases: CaseStore | None = None
+        ministry = self.settings.ministry
+        if ministry is not None:
+            systems = {n: self.settings.ministry_system(n) for n in ministry.systems}
+            self.cases = CaseStore(
+                self.client,
+                namespace=self.settings.namespace,
+                poll_seconds=lambda n: float(systems[n].poll_seconds),
+                clock=self.clock,
+            )
+            present = {c.system for c in given}
+            given += [
+                c
+                for c in build_connectors(
+                    ministry,
+                    systems,
+                    self.cases,
+                    transports=self.ministry_transports,
+                    clock=self.clock,
+                    rules=self.settings.wire.rules(),
+                )
+                if c.system not in present
+            ]
         subscribers = {
             c.id: Subscriber(url=c.webhook_url, secrets=c.webhook_secrets)
             for c in self.settings.clients
@@ -217,6 +244,18 @@ class GatewayService:
         self.evaluations = Evaluations(
             self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
         )
+        self.ministry: MinistryService | None = None
+        if ministry is not None and self.cases is not None:
+            self.ministry = MinistryService(
+                self,
+                ministry,
+                self.cases,
+                [c for c in given if isinstance(c, MinistryConnector)],
+                self.breakers,
+                client=self.client,
+                namespace=ns,
+                clock=self.clock,
+            )
 
     def _audit_chain(self) -> AuditChain | None:
         audit = self.settings.audit
@@ -304,8 +343,41 @@ class GatewayService:
             ]
         accepted = self.accept_entries(service.value, agency, items, client=client)
         outcomes = [outcome(self.lifecycle, records[a.index], a) for a in accepted]
+        if service is Service.DOSSIER and self.ministry is not None:
+            self._hand_over(agency, records, outcomes, client)  # type: ignore[arg-type]  # DOSSIER means DossierRecords
         self.evaluations.observe(service, agency, records, outcomes)
         return outcomes
+
+    def _hand_over(
+        self,
+        agency: str,
+        records: Sequence[DossierRecord],
+        outcomes: Sequence[Outcome],
+        client: str,
+    ) -> None:
+        """Queue the hand-over of every accepted dossier whose procedure has a ministry route.
+
+        A second accept, after the dossier's, rather than one script for both: its entry's
+        fingerprint is fixed per dossier and route, so it is a duplicate however often it runs,
+        and it runs for duplicates of the dossier too. A crash between the two accepts happens
+        before the intake answered, so the sender sends again, the dossier is a duplicate and
+        the hand-over is stored then. Only the first accepted state of a dossier is handed
+        over; later states are duplicates here.
+        """
+        assert self.settings.ministry is not None  # noqa: S101 - self.ministry implies it
+        by_channel: dict[str, list[Entry]] = {}
+        for o in outcomes:
+            if not o.accepted:
+                continue
+            record = records[o.index]
+            route = self.settings.ministry.route_for(record.procedure_code)
+            if route is None:
+                continue
+            connector = self.peers[route.system]
+            channel = connector.channels[0].id
+            by_channel.setdefault(channel, []).append(handover_entry(route, agency, record, client))
+        for channel, items in by_channel.items():
+            self.accept_entries(channel, agency, items, client=client)
 
     def accept_entries(
         self, channel_id: str, partition: str, items: Sequence[Entry], *, client: str
@@ -405,6 +477,8 @@ class GatewayService:
         )
         self.workers.start()
         self.evaluations.start()
+        if self.ministry is not None:
+            self.ministry.start(w.sweep_interval)
         return self.workers
 
     def _heartbeat(self, worker_id: str, ttl: float) -> None:
@@ -443,6 +517,8 @@ class GatewayService:
     def close(self) -> None:
         """Stop workers, close the connectors and Redis (stopping an embedded server)."""
         self.evaluations.stop()
+        if self.ministry is not None:
+            self.ministry.stop()
         if self.workers is not None:
             self.workers.stop()
             self.workers = None

@@ -23,6 +23,7 @@ from gateway.api import (
     evaluations,
     health,
     identity,
+    ministries,
     native,
     operations,
     payments,
@@ -67,7 +68,7 @@ def create_app(service: GatewayService) -> FastAPI:
     )
     app.add_middleware(AuditGate, failing=service.audit_failure)
     app.add_middleware(Correlation)
-    for module in (dvcqg_intake, native, operations, evaluations, health):
+    for module in (dvcqg_intake, native, operations, evaluations, health, ministries):
         app.include_router(module.router)
     identity.install(app, service)
     console.install(app)

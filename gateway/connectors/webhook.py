@@ -27,10 +27,15 @@ from gateway.connectors.registry import PeerType
 from gateway.connectors.webhook_signing import signature_header
 from gateway.errors import PermanentPeerError
 
-__all__ = ["EVENT_CHANNEL", "Subscriber", "WebhookConfig", "WebhookConnector"]
+__all__ = ["EVENT_CHANNEL", "ORDERED_CHANNEL", "Subscriber", "WebhookConfig", "WebhookConnector"]
 
 SYSTEM = "webhook"
 EVENT_CHANNEL = f"{SYSTEM}.event"
+ORDERED_CHANNEL = f"{SYSTEM}.ordered"
+"""Events that must reach the client in order per subject (a ministry case's status changes):
+an append channel, so the core sends one subject's events one after the other. Its subject
+names the series, not the event, so the ``webhook-id`` is ``msg_<delivery id>``, which is as
+stable across retries and replays as an event channel's subject."""
 
 
 class Subscriber(BaseModel):
@@ -87,6 +92,7 @@ class WebhookConnector:
         self._clock = clock
         self.channels: tuple[ChannelSpec, ...] = (
             ChannelSpec(SYSTEM, "event", Mode.EVENT, max_batch=1),
+            ChannelSpec(SYSTEM, "ordered", Mode.APPEND, max_batch=1),
         )
         self._client = httpx.Client(
             timeout=httpx.Timeout(
@@ -123,11 +129,12 @@ class WebhookConnector:
         for item in items:
             body = payload(item.body)
             ts = int(self._clock())
+            msg_id = item.subject if channel.mode is Mode.EVENT else f"msg_{item.key}"
             headers = {
                 "content-type": "application/json",
-                "webhook-id": item.subject,
+                "webhook-id": msg_id,
                 "webhook-timestamp": str(ts),
-                "webhook-signature": signature_header(secrets, item.subject, ts, body),
+                "webhook-signature": signature_header(secrets, msg_id, ts, body),
             }
             try:
                 response = self._client.post(sub.url, content=body, headers=headers)

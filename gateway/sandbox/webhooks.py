@@ -27,7 +27,13 @@ from gateway.sandbox.faults import FaultDice, Faults
 __all__ = ["EVENT_TYPES", "WebhookReceiver"]
 
 EVENT_TYPES = frozenset(
-    {"delivery.delivered", "delivery.dead_lettered", "delivery.replayed", "payment.paid"}
+    {
+        "delivery.delivered",
+        "delivery.dead_lettered",
+        "delivery.replayed",
+        "payment.paid",
+        "ministry.status",
+    }
 )
 _PREFIX = "/hooks/"
 
@@ -197,8 +203,16 @@ class WebhookReceiver:
         if not isinstance(payload, dict) or payload.get("type") not in EVENT_TYPES:
             return None
         data = payload.get("data")
-        # Delivery events name their delivery; payment events their payment.
-        key = "payment_id" if str(payload["type"]).startswith("payment.") else "delivery_id"
+        # Delivery events name their delivery; payment events their payment; ministry events
+        # their dossier.
+        kind = str(payload["type"])
+        key = (
+            "payment_id"
+            if kind.startswith("payment.")
+            else "dossier_no"
+            if kind.startswith("ministry.")
+            else "delivery_id"
+        )
         if not isinstance(data, dict) or not isinstance(data.get(key), str):
             return None
         return {"type": payload["type"], "timestamp": payload.get("timestamp"), "data": data}

@@ -122,6 +122,8 @@ class HandOver:
     record: DossierRecord
     options: BaseModel
     forms: Mapping[str, Any] = field(default_factory=dict)
+    client: str = ""
+    """The provincial client that sent the dossier (who hears of the case's progress)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,164 @@
+"""A ministry system as a peer of the delivery core: one hand-over channel, driven by a profile.
+
+The channel is ``<system>.<operation>`` (``lltp.nhanHoSoDangKy``), append mode, one item per
+dossier (subject ``MaHoSo``, fingerprint the route's name: a second hand-over of one dossier on
+one route is a duplicate at accept), one item per call. The core brings retries, the breaker,
+dead letters and replay; this module adds the two things a ministry needs:
+
+- **no second case.** After an ambiguous failure the core calls :meth:`reconcile`, which asks
+  the ministry (``profile.find``) whether it holds the case; only a "no" sends again. For LLTP
+  the natural key ``idReceivedDec`` is a second fence: a repeated hand-over returns the case
+  the ministry already has.
+- **the case is recorded when the hand-over is delivered**: ``on_opened`` (the case store) is
+  called with the case reference before :meth:`send` returns, so by the time the core marks
+  the item delivered the case is tracked. A crash between the two leaves the item to be sent
+  again, which the look-up or the natural key turns into the same case; recording is
+  idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from gateway.connectors.base import ChannelSpec, Entry, Item, Mode, PeerReply
+from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver, MinistryProfile
+from gateway.connectors.ministry.settings import Route, SystemConfig
+from gateway.errors import PeerReplyError
+from gateway.schemas.national import DossierRecord
+from gateway.schemas.wire import WireRules
+
+__all__ = ["MinistryConnector", "Opened", "forms_of", "handover_entry"]
+
+Opened = Callable[[str, HandOver, CaseRef, CaseStatus | None], None]
+"""``(system, hand-over, case, status if known)``: called once a case is known to exist."""
+
+
+def forms_of(record: DossierRecord, profile: str) -> dict[str, Any]:
+    """The profile's forms carried in ``ThongTinKhac`` as ``{"<profile>": {…}}``, else ``{}``.
+
+    ``ThongTinKhac`` is free text on the DVCQG record; provinces that route dossiers to a ministry
+    put the ministry's forms there as a JSON object, and anything else is left alone.
+    """
+    text = record.other_info
+    if not text or not text.lstrip().startswith("{"):
+        return {}
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    forms = parsed.get(profile) if isinstance(parsed, dict) else None
+    return forms if isinstance(forms, dict) else {}
+
+
+def handover_entry(route: Route, agency: str, record: DossierRecord, client: str) -> Entry:
+    """The outbox entry that hands ``record`` over on ``route`` (stored body: route and record)."""
+    body = orjson.dumps(
+        {
+            "route": route.name,
+            "agency": agency,
+            "client": client,
+            "record": orjson.Fragment(
+                record.__pydantic_serializer__.to_json(record, by_alias=True, exclude_none=True)
+            ),
+        }
+    )
+    return Entry(subject=record.dossier_no, fingerprint=f"handover:{route.name}", body=body)
+
+
+class MinistryConnector:
+    """The delivery core's view of one ministry system (thread-safe when its profile is)."""
+
+    def __init__(
+        self,
+        name: str,
+        config: SystemConfig,
+        profile: MinistryProfile,
+        routes: Sequence[Route],
+        options: Mapping[str, BaseModel],
+        *,
+        on_opened: Opened,
+        rules: WireRules | None = None,
+        close: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.system = name
+        self.config = config
+        self.profile = profile
+        self.routes = {r.name: r for r in routes}
+        self._options = dict(options)
+        self.on_opened = on_opened
+        self._rules = rules or WireRules()
+        self._close = close
+        self.channel = ChannelSpec(name, profile.operation, Mode.APPEND, max_batch=1)
+        self.channels: tuple[ChannelSpec, ...] = (self.channel,)
+
+    @property
+    def max_call_seconds(self) -> float:
+        """One hand-over (token, call, one refresh) or one look-up."""
+        return self.config.max_call_seconds
+
+    def handover(self, body: bytes) -> HandOver:
+        """The :class:`HandOver` of a stored hand-over item."""
+        try:
+            stored = orjson.loads(body)
+            record = DossierRecord.model_validate(stored["record"], context=self._rules)
+            route = self.routes[stored["route"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError):
+            # Only an item from another configuration (a route renamed since) gets here.
+            raise PeerReplyError(
+                "handover_item_unreadable", system=self.system, operation=self.channel.operation
+            ) from None
+        return HandOver(
+            dossier_no=record.dossier_no,
+            procedure=record.procedure_code,
+            agency=str(stored.get("agency") or ""),
+            route=route.name,
+            record=record,
+            options=self._options[route.name],
+            forms=forms_of(record, route.profile),
+            client=str(stored.get("client") or ""),
+        )
+
+    def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
+        """Hand each dossier over (the core passes one) and record its case."""
+        ids = []
+        for item in items:
+            handover = self.handover(item.body)
+            ref = self.profile.hand_over(handover)
+            self.on_opened(self.system, handover, ref, None)
+            ids.append(ref.case_id or "")
+        return PeerReply("1", "handed over", result=tuple(ids))
+
+    def reconcile(
+        self,
+        channel: ChannelSpec,
+        partition: str,
+        subject: str,
+        items: Sequence[Item],
+        *,
+        delivered: Sequence[Item] = (),
+    ) -> list[int]:
+        """Which hand-overs the ministry lacks: those it holds no case for (asked one by one)."""
+        lacking = []
+        for n, item in enumerate(items):
+            handover = self.handover(item.body)
+            identify = (handover.forms.get("declarationWSForm") or {}).get("identifyNo")
+            ref = CaseRef(
+                handover.dossier_no,
+                identify_no=str(identify) if identify else handover.record.owner_paper_no,
+            )
+            status = self.profile.find(ref)
+            if status is None:
+                lacking.append(n)
+            else:
+                found = CaseRef(ref.dossier_no, status.case_id, ref.identify_no)
+                self.on_opened(self.system, handover, found, status)
+        return lacking
+
+    def close(self) -> None:
+        """Close the profile and the system's HTTP client."""
+        self.profile.close()
+        self._close()
