@@ -168,8 +168,10 @@ class LltpSimulator:
             self.callbacks["duplicates"] += 1
 
     def flush_callbacks(self) -> int:
-        """Send every queued callback; returns how many were sent (failures stay counted)."""
+        """Move the cases on the clock, then send every queued callback; returns how many were
+        sent (failures are counted, not retried: the gateway polls what it missed)."""
         with self._lock:
+            self._move()
             batch, self.outbox = self.outbox, []
         sent = 0
         for body in batch:

@@ -94,12 +94,13 @@ class MinistryRig:
         assert self.gateway.ministry is not None  # noqa: S101 - the rig configures one
         return self.gateway.ministry.tick(force_feed=force_feed)
 
-    def settle(self, rounds: int = 12, step: float = 61.0) -> None:
-        """Deliver, then let the ministry's clock run and track until nothing moves."""
+    def settle(self, rounds: int = 12, step: float = 61.0, *, feed: bool = True) -> None:
+        """Deliver, then let the ministry's clock run and track until nothing moves
+        (``feed=False``: the changed-cases feed is read only when it falls due)."""
         for _ in range(rounds):
             self.deliver()
             self.lltp.flush_callbacks()
-            self.track()
+            self.track(force_feed=feed)
             self.deliver()
             self.clock.advance(step)
 
@@ -118,6 +119,7 @@ def build_ministry_rig(
     progress: bool = True,
     callbacks: bool = False,
     poll_seconds: float = 60.0,
+    feed_seconds: float = 30.0,
     send: Callable[[bytes], int] | None = None,
 ) -> MinistryRig:
     """A gateway whose procedure :data:`LLTP_PROCEDURE` goes to the sandbox LLTP ministry.
@@ -143,6 +145,8 @@ def build_ministry_rig(
             ClientConfig(
                 id="prov",
                 api_key="k1",
+                username="prov",
+                password=SecretStr("prov-pass"),
                 agencies=frozenset({"*"}),
                 webhook_url="http://hooks.test/hooks/prov",
                 webhook_secrets=(SecretStr(secret),),
@@ -171,7 +175,7 @@ def build_ministry_rig(
                 "client_id": lltp.client_id,
                 "client_secret": lltp.client_secret,
                 "poll_seconds": poll_seconds,
-                "feed_seconds": 30.0,
+                "feed_seconds": feed_seconds,
                 "callback_secret": CALLBACK_SECRET,
                 "breaker": {"failure_threshold": 1000},
             }
