@@ -120,6 +120,12 @@ class LltpSimulator:
             self.callbacks = {"sent": 0, "duplicates": 0, "failed": 0}
             self._seq = 0
 
+    def set_faults(self, faults: Faults) -> None:
+        """Change the API faults from now on (a test ends an outage)."""
+        with self._lock:
+            self.faults = faults
+            self._dice = FaultDice(faults)
+
     def now(self) -> float:
         """The simulator's clock (the injected one plus what ``advance`` added)."""
         return self._base_clock() + self.offset

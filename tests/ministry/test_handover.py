@@ -117,8 +117,7 @@ def test_ambiguous_handover_opens_no_second_case(redis_client: redis.Redis) -> N
         channel = "lltp.nhanHoSoDangKy"
         rig.gateway.flush(channel, "000.00.01.H22")
         assert rig.lltp.ledger()["cases"][DOSSIER_NO]["opened"] == 1
-        rig.lltp.faults = Faults()
-        rig.lltp._dice = type(rig.lltp._dice)(Faults())  # noqa: SLF001 - the fault is over
+        rig.lltp.set_faults(Faults())
         rig.clock.advance(60)
         rig.settle()
         ledger = rig.lltp.ledger()
