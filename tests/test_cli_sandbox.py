@@ -39,6 +39,8 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
             "paygov=0",
             "--port",
             "vnpay=0",
+            "--port",
+            "lltp=0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -47,7 +49,8 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
         try:
             out = _read_until_ledgers(child)
             ledgers = re.findall(r"curl -s (\S+)", out)
-            assert len(ledgers) == 5
+            assert len(ledgers) == 6
+            assert httpx.get(ledgers[5]).json()["cases"] == {}
             portal = httpx.get(ledgers[0]).json()
             assert portal["profile"] == "strict"
             assert portal["dossiers"] == {}
@@ -59,7 +62,7 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     assert child.returncode == 0
     snippet = out.split("(strict profile):\n\n", 1)[1].split("\n# ledgers:", 1)[0]
     config = tomllib.loads(snippet)
-    assert list(config) == ["dvcqg", "clients", "identity", "payments"]
+    assert list(config) == ["dvcqg", "clients", "identity", "payments", "ministry", "peers"]
     assert list(config["dvcqg"]) == ["base_url", "username", "password", "dstcode"]
     (client,) = config["clients"]
     assert list(client) == [
@@ -81,6 +84,10 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
     assert settings.payments is not None
     assert settings.payments.provider_for("000.00.01.H22", "1.001612") == "paygov"
     assert settings.payments.provider_for("000.00.02.H22", "1.001612") == "vnpay"
+    assert settings.ministry is not None
+    route = settings.ministry.route_for("2.000488")
+    assert route is not None
+    assert route.system == "lltp"
 
 
 def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
@@ -88,7 +95,7 @@ def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
     lines: list[str] = []
     for line in child.stdout:
         lines.append(line)
-        if line.startswith("#   curl") and "ledger vnpay" in line:
+        if line.startswith("#   curl") and "ledger lltp" in line:
             break
     return "".join(lines)
 

@@ -3,7 +3,8 @@
 Keys, under the gateway's namespace ``ns`` (system ``Y``, dossier ``D``)::
 
     ns:min:case:Y:D     hash: route, agency, client, case_id, identify, opened_at, status,
-                        state, seq (status changes recorded), last_at (ms of the last one)
+                        state, seq (status changes recorded), last_at (ms of the last one),
+                        order (the last change's, see CaseStatus.order), terminal
     ns:min:seen:Y:D     set: fingerprints (case|status) of the changes recorded
     ns:min:poll:Y       zset: open cases of Y, score = next poll (ms)
     ns:min:pending      hash: "Y|D|seq" -> JSON change waiting to flow back
@@ -13,9 +14,11 @@ Keys, under the gateway's namespace ``ns`` (system ``Y``, dossier ``D``)::
 fingerprint joins the seen set, the case's ``seq`` grows by one, and the change is queued for
 flow-back with a time ``at`` strictly after the case's previous change, all atomically. A change
 seen again (a lost acknowledgement, a duplicate callback, a poll after a feed) is ``dup`` and
-has no second effect. Flow-back (:mod:`.flow`) turns a queued change into outbox entries whose
-fingerprints derive from (case, status) and whose bodies are built from the queued JSON only, so
-redoing it after a crash is a duplicate at accept; only then is it unqueued.
+has no second effect; one seen late, older than one recorded (its ``order`` is lower), or after
+the case settled, is ``stale`` and has none either. Flow-back (:mod:`.flow`) turns a queued
+change into outbox entries whose fingerprints derive from (case, status) and whose bodies are
+built from the queued JSON only, so redoing it after a crash is a duplicate at accept; only
+then is it unqueued.
 """
 
 from __future__ import annotations
@@ -45,16 +48,20 @@ return redis.call('HGET', case, 'seq')
 """
 
 # KEYS: case, seen, poll, pending, pendz. ARGV: now, poll_ms, dossier, fingerprint, status,
-# state, terminal (1/0), member prefix "Y|D|", JSON of the change.
+# state, terminal (1/0), member prefix "Y|D|", JSON of the change, case id ('' unknown), the
+# change's order ('' none): below the case's last recorded order is stale.
 _OBSERVE = """
 local case, seen, poll, pending, pendz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, poll_ms, dossier = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if redis.call('EXISTS', case) == 0 then return 'unknown' end
 if redis.call('SISMEMBER', seen, ARGV[4]) == 1 then return 'dup' end
-if redis.call('HGET', case, 'terminal') == '1' then
+local last_order = redis.call('HGET', case, 'order')
+if redis.call('HGET', case, 'terminal') == '1' or
+   (ARGV[11] ~= '' and last_order and tonumber(ARGV[11]) < tonumber(last_order)) then
   redis.call('SADD', seen, ARGV[4])
   return 'stale'
 end
+if ARGV[11] ~= '' then redis.call('HSET', case, 'order', ARGV[11]) end
 redis.call('SADD', seen, ARGV[4])
 local seq = redis.call('HINCRBY', case, 'seq', 1)
 local last = tonumber(redis.call('HGET', case, 'last_at') or '0')
@@ -196,6 +203,7 @@ class CaseStore:
                 f"{system}|{status.dossier_no}|",
                 orjson.dumps(change),
                 status.case_id or "",
+                "" if status.order is None else str(status.order),
             ],
         )
         parts = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")

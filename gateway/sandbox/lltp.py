@@ -37,9 +37,11 @@ from gateway.sandbox.base import Answer, json_answer
 from gateway.sandbox.callbacks import FLUSH_PATH
 from gateway.sandbox.faults import FaultDice, Faults
 
-__all__ = ["ADVANCE_PATH", "API_PREFIX", "LltpFaults", "LltpSimulator"]
+__all__ = ["ADVANCE_PATH", "API_PREFIX", "SAMPLE_PROCEDURE", "LltpFaults", "LltpSimulator"]
 
 API_PREFIX = "/apiLyLichTuPhap/"
+SAMPLE_PROCEDURE = "2.000488"
+"""The procedure code the sandbox's configuration snippet routes to this simulator."""
 ADVANCE_PATH = "/_sandbox/advance"
 _OPS = ("nhanHoSoDangKy", "traTrangThaiHs", "traDsTrangThaiHs", "danhDauHsThanhCong")
 

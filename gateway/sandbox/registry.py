@@ -189,6 +189,45 @@ def _vnpay_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
     )
 
 
+def _build_lltp(options: SandboxOptions) -> Simulator:
+    from gateway.sandbox.lltp import LltpFaults, LltpSimulator
+
+    return LltpSimulator(
+        faults=options.faults,
+        lltp_faults=LltpFaults(
+            duplicate_callback_rate=options.callback_faults.duplicate_rate,
+            seed=options.faults.seed,
+        ),
+        callback_url=options.gateway_url + "/v1/ministries/lltp/callback",
+    )
+
+
+def _lltp_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
+    from gateway.sandbox.lltp import API_PREFIX, SAMPLE_PROCEDURE, LltpSimulator
+
+    assert isinstance(sim, LltpSimulator)  # noqa: S101 - built by _build_lltp above
+    return "\n".join(
+        [
+            f"[[ministry.routes]]  # judicial record certificates ({SAMPLE_PROCEDURE}) to LLTP",
+            'name = "lltp"',
+            f"procedures = [{_q(SAMPLE_PROCEDURE)}]",
+            'system = "lltp"',
+            'profile = "lltp"',
+            "progress = true",
+            'options = { office = "STP-H22" }',
+            "",
+            "[peers.lltp]",
+            f"base_url = {_q(url + API_PREFIX)}",
+            f"token_url = {_q(url + '/token')}",
+            f"client_id = {_q(sim.client_id)}",
+            f"client_secret = {_q(sim.client_secret)}",
+            f"callback_secret = {_q(sim.callback_secret)}",
+            "poll_seconds = 30",
+            "feed_seconds = 10",
+        ]
+    )
+
+
 SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("portal", 9100, "DVCQG adapter portal", _build_portal, _portal_snippet),
     SimulatorSpec(
@@ -203,6 +242,9 @@ SIMULATORS: list[SimulatorSpec] = [
     ),
     SimulatorSpec("paygov", 9400, "PayGov payment platform", _build_paygov, _paygov_snippet),
     SimulatorSpec("vnpay", 9500, "VNPay payment gateway", _build_vnpay, _vnpay_snippet),
+    SimulatorSpec(
+        "lltp", 9600, "Ministry of Justice LLTP (judicial records)", _build_lltp, _lltp_snippet
+    ),
 ]
 
 

@@ -24,7 +24,7 @@ from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.retry import RetryPolicy
 from gateway.sandbox.base import SimulatorTransport
 from gateway.sandbox.faults import Faults
-from gateway.sandbox.lltp import LltpFaults, LltpSimulator
+from gateway.sandbox.lltp import SAMPLE_PROCEDURE, LltpFaults, LltpSimulator
 from gateway.sandbox.portal import SandboxPortal
 from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.service import GatewayService
@@ -32,7 +32,7 @@ from gateway.testing.records import AGENCY, Clock, national_dossier
 
 __all__ = ["CALLBACK_SECRET", "LLTP_PROCEDURE", "MinistryRig", "build_ministry_rig", "lltp_forms"]
 
-LLTP_PROCEDURE = "2.000488"
+LLTP_PROCEDURE = SAMPLE_PROCEDURE
 """The sample procedure the rig routes to LLTP (a judicial record certificate)."""
 CALLBACK_SECRET = "lltp-callback-secret"  # noqa: S105 - the sandbox's test secret
 _START = 1_764_561_600.0  # 2025-12-01 04:00 UTC, 11:00 in Vietnam
@@ -121,6 +121,8 @@ def build_ministry_rig(
     poll_seconds: float = 60.0,
     feed_seconds: float = 30.0,
     send: Callable[[bytes], int] | None = None,
+    portal_faults: Faults | None = None,
+    webhook_faults: Faults | None = None,
 ) -> MinistryRig:
     """A gateway whose procedure :data:`LLTP_PROCEDURE` goes to the sandbox LLTP ministry.
 
@@ -128,9 +130,9 @@ def build_ministry_rig(
     :meth:`MinistryService.callback`, unless ``send`` is given).
     """
     clock = Clock(start=_START)
-    receiver = WebhookReceiver(clock=clock)
+    receiver = WebhookReceiver(clock=clock, faults=webhook_faults)
     [secret] = receiver.add_client("prov")
-    portal = SandboxPortal("strict")
+    portal = SandboxPortal("strict", faults=portal_faults)
     lltp = LltpSimulator(
         clock=clock,
         step_seconds=60.0,
@@ -168,7 +170,10 @@ def build_ministry_rig(
                 ]
             }
         ),
+        # Breakers count real seconds; with a settable clock they would stay open for good.
         peers={
+            "dvcqg": {"breaker": {"failure_threshold": 1000}},
+            "webhook": {"breaker": {"failure_threshold": 1000}},
             "lltp": {
                 "base_url": "http://lgsp.test/apiLyLichTuPhap/",
                 "token_url": "http://lgsp.test/token",
@@ -178,7 +183,7 @@ def build_ministry_rig(
                 "feed_seconds": feed_seconds,
                 "callback_secret": CALLBACK_SECRET,
                 "breaker": {"failure_threshold": 1000},
-            }
+            },
         },
     )
     gateway = GatewayService(

@@ -202,6 +202,7 @@ class LltpProfile:
             case_id=case_id,
             result=result,
             ack=ack,
+            order=int(code),  # 3 → 4 → 5: LLTP statuses only rise
         )
 
     # -- feed ---------------------------------------------------------------------------------

@@ -165,6 +165,12 @@ class CaseStatus:
     detail: str | None = None
     result: CaseResult | None = None
     ack: str | None = None
+    order: int | None = None
+    """Grows with each change of one case in the ministry's own history (LLTP: the status
+    code, which only rises; a profile with change times: their epoch ms). A change seen late
+    (a callback queued before the poll that saw a newer status) whose order is below the last
+    recorded one is stale: deduplicated, never flowed back, so changes reach the province in
+    order. ``None``: the profile cannot order them, and arrival order is kept."""
 
     @property
     def fingerprint(self) -> str:
