@@ -578,7 +578,7 @@ def _port_option(values: tuple[str, ...]) -> dict[str, int]:
     "--gateway-url",
     default="http://127.0.0.1:8080",
     show_default=True,
-    help="Where the payment simulators send their callbacks.",
+    help="Where the payment and ministry simulators send their callbacks.",
 )
 @click.option("--client-id", default="demo", show_default=True, help="Webhook client id.")
 @click.option("--webhook-secret", "webhook_secrets", multiple=True, help="whsec_… (repeatable).")

@@ -134,7 +134,9 @@ class FlowBack:
                     order=seq,
                 )
             ],
-            client=client,
+            # Not the client's own item: its delivery must not raise a delivery.* event about
+            # the event (the core notifies an item's client of its deliveries).
+            client="gateway",
         )
 
     def _step(

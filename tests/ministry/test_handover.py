@@ -20,6 +20,14 @@ def test_handover_then_result_by_polling(redis_client: redis.Redis) -> None:
         assert rig.lltp.ledger()["cases"][DOSSIER_NO]["status"] == 5
         statuses = [e["data"]["status"] for e in rig.events()]
         assert statuses == ["3", "4", "5"]
+        channels = {
+            e["data"]["channel"] for e in rig.receiver.events if e["type"].startswith("delivery.")
+        }
+        assert channels == {
+            "dvcqg.DongBoHoSoMC",
+            "dvcqg.CapNhatTienDoHoSoMC",
+            "lltp.nhanHoSoDangKy",
+        }
         steps = rig.portal.steps(DOSSIER_NO)
         assert [s["TrangThai"] for s in steps] == ["4", "4", "9"]
         case = rig.gateway.ministry.case("lltp", DOSSIER_NO)  # type: ignore[union-attr]  # configured
@@ -154,5 +162,31 @@ def test_unrouted_procedure_is_not_handed_over(redis_client: redis.Redis) -> Non
         rig.settle(rounds=2)
         assert rig.lltp.ledger()["calls"] == {"traDsTrangThaiHs": 2}
         assert rig.portal.state(DOSSIER_NO) is not None
+    finally:
+        rig.gateway.close()
+
+
+def test_flow_back_redone_after_a_crash_is_a_duplicate(redis_client: redis.Redis) -> None:
+    """Flow-back interrupted before it unqueued a change: redoing it sends nothing twice."""
+    rig = build_ministry_rig(redis_client, poll_seconds=_NEVER)
+    try:
+        assert rig.dossier(DOSSIER_NO)
+        rig.deliver()
+        ministry = rig.gateway.ministry
+        assert ministry is not None
+        store = ministry.store
+        ministry.read_feed("lltp", force=True)
+        kept = store.pending(10)
+        assert len(kept) == 1
+        real_done = store.done
+        store.done = lambda member: None  # type: ignore[method-assign]  # the crash: never unqueued
+        ministry.flow.drain()
+        store.done = real_done  # type: ignore[method-assign]  # restarted
+        assert store.pending(10) == kept
+        ministry.flow.drain()
+        assert store.pending(10) == []
+        rig.deliver()
+        assert [e["data"]["status"] for e in rig.events()] == ["3"]
+        assert len(rig.portal.steps(DOSSIER_NO)) == 1
     finally:
         rig.gateway.close()
