@@ -48,10 +48,21 @@ from gateway.pipeline.outbox import Accepted, Outbox
 from gateway.pipeline.peers import PeerDelivery
 from gateway.pipeline.replayjobs import ReplayJobs
 from gateway.runtime.store import RedisHandle, open_redis
+from gateway.schemas.codes import DossierStatus
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.schemas.national import DossierRecord, ProgressRecord
 
 __all__ = ["GatewayService", "Outcome", "allowed_transitions", "outcome"]
+
+# A ministry gets a dossier once the one-stop desk has received it and while it is open.
+_HANDED_OVER = frozenset(
+    {
+        DossierStatus.RECEIVED,
+        DossierStatus.PROCESSING,
+        DossierStatus.SUPPLEMENT_REQUESTED,
+        DossierStatus.PAYMENT_REQUESTED,
+    }
+)
 
 log = logging.getLogger("gateway")
 
@@ -361,8 +372,9 @@ class GatewayService:
         fingerprint is fixed per dossier and route, so it is a duplicate however often it runs,
         and it runs for duplicates of the dossier too. A crash between the two accepts happens
         before the intake answered, so the sender sends again, the dossier is a duplicate and
-        the hand-over is stored then. Only the first accepted state of a dossier is handed
-        over; later states are duplicates here.
+        the hand-over is stored then. Only the first accepted state of a dossier that the
+        one-stop desk has received (and not refused, withdrawn or stopped) is handed over;
+        later states are duplicates here.
         """
         assert self.settings.ministry is not None  # noqa: S101 - self.ministry implies it
         by_channel: dict[str, list[Entry]] = {}
@@ -370,6 +382,8 @@ class GatewayService:
             if not o.accepted:
                 continue
             record = records[o.index]
+            if record.status not in _HANDED_OVER:
+                continue
             route = self.settings.ministry.route_for(record.procedure_code)
             if route is None:
                 continue

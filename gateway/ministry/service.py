@@ -76,6 +76,7 @@ def build_connectors(
                 options,
                 on_opened=store.opened,
                 rules=rules,
+                http=http,
                 close=http.close,
             )
         )

@@ -190,3 +190,18 @@ def test_flow_back_redone_after_a_crash_is_a_duplicate(redis_client: redis.Redis
         assert len(rig.portal.steps(DOSSIER_NO)) == 1
     finally:
         rig.gateway.close()
+
+
+def test_only_a_received_open_dossier_is_handed_over(redis_client: redis.Redis) -> None:
+    """Registered (1) or refused at reception (3): not handed over; received later (2): once."""
+    rig = build_ministry_rig(redis_client)
+    try:
+        assert rig.dossier(DOSSIER_NO, TrangThaiHoSo="1")
+        assert rig.dossier("000.00.01.H22-250101-0002", TrangThaiHoSo="3")
+        rig.deliver()
+        assert rig.lltp.ledger()["calls"].get("nhanHoSoDangKy", 0) == 0
+        assert rig.dossier(DOSSIER_NO, TrangThaiHoSo="2", NgayTiepNhan="20250101150000")
+        rig.deliver()
+        assert list(rig.lltp.ledger()["cases"]) == [DOSSIER_NO]
+    finally:
+        rig.gateway.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
 import orjson
 from pydantic import BaseModel, ValidationError
 
@@ -82,6 +83,7 @@ class MinistryConnector:
         *,
         on_opened: Opened,
         rules: WireRules | None = None,
+        http: httpx.Client | None = None,
         close: Callable[[], None] = lambda: None,
     ) -> None:
         self.system = name
@@ -92,6 +94,9 @@ class MinistryConnector:
         self.on_opened = on_opened
         self._rules = rules or WireRules()
         self._close = close
+        # Held here so that the audit trail, which wraps the httpx clients a connector holds,
+        # records the ministry calls too (the token client is left out: it carries secrets).
+        self._http = http
         self.channel = ChannelSpec(name, profile.operation, Mode.APPEND, max_batch=1)
         self.channels: tuple[ChannelSpec, ...] = (self.channel,)
 
