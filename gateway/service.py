@@ -372,9 +372,10 @@ class GatewayService:
         fingerprint is fixed per dossier and route, so it is a duplicate however often it runs,
         and it runs for duplicates of the dossier too. A crash between the two accepts happens
         before the intake answered, so the sender sends again, the dossier is a duplicate and
-        the hand-over is stored then. Only the first accepted state of a dossier that the
-        one-stop desk has received (and not refused, withdrawn or stopped) is handed over;
-        later states are duplicates here.
+        the hand-over is stored then. A dossier is handed over once the one-stop desk has
+        received it (and not refused, withdrawn or stopped it); later states with the same
+        ministry forms are duplicates here, and one with corrected forms is stored but opens
+        no second case (see ``handover_entry``).
         """
         assert self.settings.ministry is not None  # noqa: S101 - self.ministry implies it
         by_channel: dict[str, list[Entry]] = {}

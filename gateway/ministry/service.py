@@ -75,6 +75,7 @@ def build_connectors(
                 routes,
                 options,
                 on_opened=store.opened,
+                is_open=store.is_open,
                 rules=rules,
                 http=http,
                 close=http.close,

@@ -218,6 +218,10 @@ class CaseStore:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def is_open(self, system: str, dossier_no: str) -> bool:
+        """True when ``dossier_no`` has a case at ``system`` (recorded by :meth:`opened`)."""
+        return bool(self.client.exists(self.case_key(system, dossier_no)))
+
     def due(self, system: str, limit: int) -> list[str]:
         """Open cases of ``system`` whose poll is due."""
         raw = self.client.zrangebyscore(self.poll_key(system), "-inf", self.now_ms(), 0, limit)

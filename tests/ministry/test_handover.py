@@ -205,3 +205,26 @@ def test_only_a_received_open_dossier_is_handed_over(redis_client: redis.Redis) 
         assert list(rig.lltp.ledger()["cases"]) == [DOSSIER_NO]
     finally:
         rig.gateway.close()
+
+
+def test_corrected_forms_hand_over_after_a_refusal(redis_client: redis.Redis) -> None:
+    """Forms the ministry cannot take are dead-lettered; the province's corrected state is
+    handed over; a later state with other forms opens no second case."""
+    from gateway.testing.ministry import lltp_forms
+
+    rig = build_ministry_rig(redis_client, dedupe=False)
+    try:
+        assert rig.dossier(DOSSIER_NO, ThongTinKhac=lltp_forms(genderId=9))
+        rig.deliver()
+        assert rig.gateway.outbox.dead_letter_count() == 1
+        assert rig.lltp.ledger()["cases"] == {}
+        assert rig.dossier(DOSSIER_NO, TrangThaiHoSo="4", ThongTinKhac=lltp_forms())
+        rig.deliver()
+        assert rig.lltp.ledger()["cases"][DOSSIER_NO]["opened"] == 1
+        assert rig.dossier(DOSSIER_NO, TrangThaiHoSo="5", ThongTinKhac=lltp_forms(phone="0912"))
+        rig.settle()
+        ledger = rig.lltp.ledger()
+        assert ledger["calls"]["nhanHoSoDangKy"] == 1
+        assert ledger["opened_twice"] == []
+    finally:
+        rig.gateway.close()

@@ -1,14 +1,16 @@
 """A ministry system as a peer of the delivery core: one hand-over channel, driven by a profile.
 
-The channel is ``<system>.<operation>`` (``lltp.nhanHoSoDangKy``), append mode, one item per
-dossier (subject ``MaHoSo``, fingerprint the route's name: a second hand-over of one dossier on
-one route is a duplicate at accept), one item per call. The core brings retries, the breaker,
+The channel is ``<system>.<operation>`` (``lltp.nhanHoSoDangKy``), append mode, subject
+``MaHoSo``, one item per call; an item's fingerprint is the route and the forms, so the same
+dossier sent again is a duplicate at accept. The core brings retries, the breaker,
 dead letters and replay; this module adds the two things a ministry needs:
 
 - **no second case.** After an ambiguous failure the core calls :meth:`reconcile`, which asks
   the ministry (``profile.find``) whether it holds the case; only a "no" sends again. For LLTP
   the natural key ``idReceivedDec`` is a second fence: a repeated hand-over returns the case
   the ministry already has.
+- **one case per dossier**, whatever the items: an item whose dossier has an open case in the
+  store is delivered without a call (see :func:`handover_entry` for why there can be two);
 - **the case is recorded when the hand-over is delivered**: ``on_opened`` (the case store) is
   called with the case reference before :meth:`send` returns, so by the time the core marks
   the item delivered the case is tracked. A crash between the two leaves the item to be sent
@@ -18,6 +20,7 @@ dead letters and replay; this module adds the two things a ministry needs:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +39,8 @@ __all__ = ["MinistryConnector", "Opened", "forms_of", "handover_entry"]
 
 Opened = Callable[[str, HandOver, CaseRef, CaseStatus | None], None]
 """``(system, hand-over, case, status if known)``: called once a case is known to exist."""
+IsOpen = Callable[[str, str], bool]
+"""``(system, MaHoSo)``: True when the case store holds the dossier's case already."""
 
 
 def forms_of(record: DossierRecord, profile: str) -> dict[str, Any]:
@@ -56,7 +61,15 @@ def forms_of(record: DossierRecord, profile: str) -> dict[str, Any]:
 
 
 def handover_entry(route: Route, agency: str, record: DossierRecord, client: str) -> Entry:
-    """The outbox entry that hands ``record`` over on ``route`` (stored body: route and record)."""
+    """The outbox entry that hands ``record`` over on ``route`` (stored body: route and record).
+
+    The fingerprint is the route and the profile's forms: a later state with the same forms is
+    a duplicate, while one with corrected forms (after the ministry refused the first) is a new
+    item. A new item never opens a second case: :meth:`MinistryConnector.send` skips a dossier
+    whose case is open already.
+    """
+    forms = orjson.dumps(forms_of(record, route.profile), option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(forms).hexdigest()[:16]
     body = orjson.dumps(
         {
             "route": route.name,
@@ -67,7 +80,9 @@ def handover_entry(route: Route, agency: str, record: DossierRecord, client: str
             ),
         }
     )
-    return Entry(subject=record.dossier_no, fingerprint=f"handover:{route.name}", body=body)
+    return Entry(
+        subject=record.dossier_no, fingerprint=f"handover:{route.name}:{digest}", body=body
+    )
 
 
 class MinistryConnector:
@@ -82,6 +97,7 @@ class MinistryConnector:
         options: Mapping[str, BaseModel],
         *,
         on_opened: Opened,
+        is_open: IsOpen = lambda system, dossier_no: False,
         rules: WireRules | None = None,
         http: httpx.Client | None = None,
         close: Callable[[], None] = lambda: None,
@@ -92,6 +108,7 @@ class MinistryConnector:
         self.routes = {r.name: r for r in routes}
         self._options = dict(options)
         self.on_opened = on_opened
+        self.is_open = is_open
         self._rules = rules or WireRules()
         self._close = close
         # Held here so that the audit trail, which wraps the httpx clients a connector holds,
@@ -132,6 +149,9 @@ class MinistryConnector:
         ids = []
         for item in items:
             handover = self.handover(item.body)
+            if self.is_open(self.system, handover.dossier_no):
+                ids.append("")  # handed over by an earlier item: never a second case
+                continue
             ref = self.profile.hand_over(handover)
             self.on_opened(self.system, handover, ref, None)
             ids.append(ref.case_id or "")
@@ -150,6 +170,8 @@ class MinistryConnector:
         lacking = []
         for n, item in enumerate(items):
             handover = self.handover(item.body)
+            if self.is_open(self.system, handover.dossier_no):
+                continue
             identify = (handover.forms.get("declarationWSForm") or {}).get("identifyNo")
             ref = CaseRef(
                 handover.dossier_no,
