@@ -228,3 +228,27 @@ def test_corrected_forms_hand_over_after_a_refusal(redis_client: redis.Redis) ->
         assert ledger["opened_twice"] == []
     finally:
         rig.gateway.close()
+
+
+def test_tracker_thread_starts_and_stops(redis_client: redis.Redis) -> None:
+    """start() runs tick on its own thread (signalled, not slept for); stop() ends it."""
+    import threading
+
+    rig = build_ministry_rig(redis_client)
+    try:
+        ministry = rig.gateway.ministry
+        assert ministry is not None
+        ticked = threading.Event()
+        real_tick = ministry.tick
+
+        def tick(**kwargs: object) -> object:
+            ticked.set()
+            return real_tick()
+
+        ministry.tick = tick  # type: ignore[assignment,method-assign]  # observe the loop
+        ministry.start(0.01)
+        assert ticked.wait(10)
+        ministry.stop()
+        assert ministry._thread is None
+    finally:
+        rig.gateway.close()

@@ -5,6 +5,7 @@ are profile-driven; each ministry protocol is one small profile module (see :mod
 how one plugs in).
 """
 
+from gateway.connectors.ministry.connector import MinistryConnector, forms_of, handover_entry
 from gateway.connectors.ministry.http import post_json, system_client
 from gateway.connectors.ministry.oauth import ClientCredentials
 from gateway.connectors.ministry.profile import (
@@ -37,6 +38,7 @@ __all__ = [
     "CaseStatus",
     "ClientCredentials",
     "HandOver",
+    "MinistryConnector",
     "MinistryProfile",
     "MinistrySettings",
     "NoOptions",
@@ -44,6 +46,8 @@ __all__ = [
     "Route",
     "SystemConfig",
     "SystemContext",
+    "forms_of",
+    "handover_entry",
     "patterns_overlap",
     "post_json",
     "profile_type",

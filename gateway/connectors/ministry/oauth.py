@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
@@ -127,6 +127,23 @@ class ClientCredentials(httpx.Auth):
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         """Send with the cached token; on a 401, fetch a new one and send once more."""
+        token = self.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = self.token(stale=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The same flow for an ``httpx.AsyncClient`` (zeep's ``AsyncTransport``).
+
+        The token is fetched with the synchronous token client: it happens once per token
+        lifetime, and sharing one cache and one lock with the synchronous flow matters more
+        than not blocking the loop for that one call.
+        """
         token = self.token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request

@@ -37,7 +37,9 @@ What the framework guarantees a profile
   timeouts and OAuth2 client-credentials auth (:class:`~gateway.connectors.ministry.oauth.
   ClientCredentials`: token cached, refreshed before expiry and once on a 401).
   :func:`gateway.connectors.ministry.http.post_json` wraps one call with the shared transport
-  error classification; profiles that speak SOAP may build their own client from ``system``.
+  error classification; profiles that speak SOAP may build their own client from ``system``
+  (``ClientCredentials`` also works as the auth of an ``httpx.AsyncClient``, for zeep's
+  ``AsyncTransport``).
 
 What a profile must do
 ----------------------
@@ -111,7 +113,7 @@ class HandOver:
     ``dossier_no`` its ``MaHoSo`` (the one-stop receipt number, LLTP's ``idReceivedDec``).
     ``forms`` is the profile-specific part the DVCQG record cannot carry (LLTP's
     ``declarationWSForm`` …), taken from the dossier's ``ThongTinKhac`` when it is a JSON object
-    (see :func:`gateway.connectors.ministry.routing.forms_of`), else empty. ``options`` are the
+    (see :func:`gateway.connectors.ministry.connector.forms_of`), else empty. ``options`` are the
     route's validated ``options`` (the profile's :attr:`ProfileType.options` model).
     """
 

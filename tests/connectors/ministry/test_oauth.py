@@ -132,3 +132,31 @@ def test_threads_share_one_fetch() -> None:
     for t in threads:
         t.join()
     assert lgsp.issued == 1
+
+
+def test_async_client_shares_the_flow() -> None:
+    """On an httpx.AsyncClient (zeep's transport) the token is cached and a 401 refreshed."""
+    import anyio
+
+    lgsp, clock = _Lgsp(), [0.0]
+    transport = httpx.MockTransport(lgsp)
+    auth = ClientCredentials(
+        system="soap",
+        token_url="https://lgsp.test/token",
+        client_id="gw",
+        client_secret="s3cret",
+        token_client=httpx.Client(transport=transport),
+        clock=lambda: clock[0],
+    )
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(
+            transport=transport, auth=auth, base_url="https://lgsp.test"
+        ) as client:
+            first = (await client.post("/api")).status_code
+            lgsp.revoked.add("t1")
+            second = (await client.post("/api")).status_code
+            return [first, second]
+
+    assert anyio.run(go) == [200, 200]
+    assert lgsp.issued == 2
