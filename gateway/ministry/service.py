@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,11 @@ __all__ = ["MinistryService", "Tick", "build_connectors"]
 log = logging.getLogger("gateway.ministry")
 
 _POLL_BATCH = 200
+_LOCK_MS = 120_000
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 _RETRY_FAILED_POLL_SECONDS = 60.0
 
 
@@ -121,6 +127,7 @@ class MinistryService:
         self._lock_key = f"{namespace}:min:lock"
         self._feed_key = f"{namespace}:min:feedat"
         self._clock = clock
+        self._unlock = client.register_script(_UNLOCK)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -129,7 +136,8 @@ class MinistryService:
     def tick(self, *, force_feed: bool = False) -> Tick:
         """Poll due cases, read due feeds, flow back what was recorded (one process at a time)."""
         report = Tick()
-        if not self._client.set(self._lock_key, b"1", nx=True, px=120_000):
+        token = uuid.uuid4().hex
+        if not self._client.set(self._lock_key, token, nx=True, px=_LOCK_MS):
             return report
         try:
             for name, connector in self.connectors.items():
@@ -145,7 +153,8 @@ class MinistryService:
                     log.warning("ministry %s tracking failed: %s", name, exc.reason)
             report.flowed += self.flow.drain()
         finally:
-            self._client.delete(self._lock_key)
+            # Only our own lock: a round that outlived it must not free another process's.
+            self._unlock(keys=[self._lock_key], args=[token])
         return report
 
     def poll(self, name: str, report: Tick | None = None) -> int:

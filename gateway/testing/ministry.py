@@ -78,14 +78,15 @@ class MinistryRig:
         for _ in range(rounds):
             due = self.gateway.sweep()
             if not due:
-                if not self._waiting():
+                if not self.waiting():
                     return
                 self.clock.advance(30)
                 continue
             for channel, partition in sorted(due):
                 self.gateway.flush(channel, partition)
 
-    def _waiting(self) -> bool:
+    def waiting(self) -> bool:
+        """True while some outbox queue has work (due now or waiting for a retry)."""
         depth = self.gateway.outbox.depth()
         return any(d["ready"] or d["in_flight"] for d in depth.values())
 

@@ -120,4 +120,4 @@ def _all_settled(rig: object, numbers: list[str]) -> bool:
     cases = rig.gateway.cases
     assert cases is not None
     settled = all((c := cases.get("lltp", n)) is not None and c.terminal for n in numbers)
-    return settled and not cases.pending(1) and not rig._waiting()
+    return settled and not cases.pending(1) and not rig.waiting()
