@@ -6,7 +6,8 @@
   second hand-over of one ``idReceivedDec`` returns the case it holds (counted as a repeat).
   ``dedupe=False`` opens a second case instead, so a test can prove the gateway never asks twice.
 - ``traTrangThaiHs`` (STATUS 0 when it holds no case), ``traDsTrangThaiHs`` (cases whose status
-  changed and was not acknowledged), ``danhDauHsThanhCong`` (acknowledge).
+  changed and was not acknowledged), ``danhDauHsThanhCong`` (acknowledge), ``traDanhMuc``
+  (small catalogues 1–5).
 - Cases move 3 → 4 → 5 every ``step_seconds`` on the simulator's clock: injectable, and moved
   forward by ``POST /_sandbox/advance {"seconds": n}``, so nothing has to sleep.
 - Each change is also pushed to ``callback_url`` (when set) as a ``LISTCONTENT`` row, with the
@@ -43,7 +44,20 @@ API_PREFIX = "/apiLyLichTuPhap/"
 SAMPLE_PROCEDURE = "2.000488"
 """The procedure code the sandbox's configuration snippet routes to this simulator."""
 ADVANCE_PATH = "/_sandbox/advance"
-_OPS = ("nhanHoSoDangKy", "traTrangThaiHs", "traDsTrangThaiHs", "danhDauHsThanhCong")
+_OPS = (
+    "nhanHoSoDangKy",
+    "traTrangThaiHs",
+    "traDsTrangThaiHs",
+    "danhDauHsThanhCong",
+    "traDanhMuc",
+)
+_CATALOGUES: dict[int, list[dict[str, Any]]] = {
+    1: [{"ID": 1, "NAME": "Thành phố Hà Nội"}, {"ID": 22, "NAME": "Tỉnh Quảng Ninh"}],
+    2: [{"ID": 1, "NAME": "Việt Nam"}, {"ID": 2, "NAME": "Lào"}],
+    3: [{"ID": 1, "NAME": "Kinh"}, {"ID": 2, "NAME": "Tày"}],
+    4: [{"ID": "STP-H22", "NAME": "Sở Tư pháp tỉnh Quảng Ninh"}],
+    5: [{"ID": "TTLLTP", "NAME": "Trung tâm Lý lịch tư pháp quốc gia"}],
+}
 
 
 class LltpFaults(BaseModel):
@@ -325,6 +339,12 @@ class LltpSimulator:
                 case.changed = False
                 self.acks["applied"] += 1
         return {"STATUS": 1, "DESCRIPTION": "thanh cong"}
+
+    def _traDanhMuc(self, m: dict[str, Any]) -> dict[str, Any]:
+        rows = _CATALOGUES.get(int(m.get("type") or 0))
+        if rows is None:
+            return {"STATUS": 0, "DESCRIPTION": "loai danh muc khong hop le"}
+        return {"STATUS": 1, "DESCRIPTION": "thanh cong", "LISTCONTENT": rows}
 
     # -- ledger --------------------------------------------------------------------------------
 

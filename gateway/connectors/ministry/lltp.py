@@ -8,6 +8,7 @@ Calls (national-formats.md §6), each a JSON ``POST`` through the LGSP with a be
   (``DEC_STATUS_ID`` 3 received, 4 processing, 5 certificate issued).
 - ``traDsTrangThaiHs {infoType}`` → ``LISTCONTENT``: every change not yet acknowledged;
   ``danhDauHsThanhCong {declarationId: "id;id", infoType}`` acknowledges them.
+- ``traDanhMuc {type}``: catalogues (:meth:`LltpProfile.catalogue`).
 
 **Reply classification.** Every reply is ``{STATUS, DESCRIPTION, …}``. The profile publishes
 ``STATUS`` 1 (success) and 0 (refused) and no code table, so the rest is our reading, chosen so
@@ -56,12 +57,28 @@ from gateway.mappers.dates import parse_dvcqg_datetime
 from gateway.mappers.lltp import lltp_application, lltp_body, lltp_instant
 from gateway.schemas.ministry_codes import LltpStatus
 
-__all__ = ["HAND_OVER", "LltpOptions", "LltpProfile", "LltpSystemOptions", "classify_reply"]
+__all__ = [
+    "CATALOGUES",
+    "HAND_OVER",
+    "LltpOptions",
+    "LltpProfile",
+    "LltpSystemOptions",
+    "classify_reply",
+]
 
 HAND_OVER = "nhanHoSoDangKy"
 STATUS = "traTrangThaiHs"
 FEED = "traDsTrangThaiHs"
 ACK = "danhDauHsThanhCong"
+CATALOGUE = "traDanhMuc"
+CATALOGUES = {
+    1: "administrative units",
+    2: "nationalities",
+    3: "ethnicities",
+    4: "agencies",
+    5: "offices",
+}
+"""``traDanhMuc`` kinds (national-formats.md §6)."""
 
 _STATES = {
     LltpStatus.RECEIVED: CaseState.RECEIVED,
@@ -233,6 +250,22 @@ class LltpProfile:
         reply = self._post(ACK, body, writes=True)
         if classify_reply(reply, operation=ACK, system=self._name) == "refused":
             raise self._refused(reply, ACK)
+
+    def catalogue(self, kind: int) -> list[dict[str, Any]]:
+        """``traDanhMuc``: one of the ministry's catalogues (:data:`CATALOGUES`), as rows.
+
+        The ids in the forms (``nationalityId``, ``ethnicId``, residence ids) and the route's
+        ``office`` come from these; ValueError for a kind the profile does not publish.
+        """
+        if kind not in CATALOGUES:
+            raise ValueError(f"no LLTP catalogue {kind}; known: {sorted(CATALOGUES)}")
+        reply = self._post(CATALOGUE, {"type": kind}, writes=False)
+        if classify_reply(reply, operation=CATALOGUE, system=self._name) == "refused":
+            raise self._refused(reply, CATALOGUE)
+        rows = reply.get("LISTCONTENT") or []
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise PeerReplyError("lltp_catalogue", system=self._name, operation=CATALOGUE)
+        return rows
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> Sequence[CaseStatus]:
         """A pushed change: one ``LISTCONTENT`` row, or ``{"LISTCONTENT": [rows]}``.

@@ -288,3 +288,26 @@ def test_dossier_to_lltp_and_back(
     assert DeclareType(form["declareTypeId"]) is declare
     assert form["fullName"] == "Trần Thị B"
     assert "datePromissoryDec" not in body
+
+
+def test_catalogues_from_the_sandbox() -> None:
+    """traDanhMuc kinds 1–5 answer rows; another kind is refused before any call."""
+    from pydantic import SecretStr
+
+    from gateway.sandbox.base import SimulatorTransport
+    from gateway.sandbox.lltp import LltpSimulator
+
+    sim = LltpSimulator()
+    config = SystemConfig(
+        base_url="http://lgsp.test/apiLyLichTuPhap/",
+        token_url="http://lgsp.test/token",
+        client_id=sim.client_id,
+        client_secret=SecretStr(sim.client_secret),
+    )
+    http = system_client("lltp", config, transport=SimulatorTransport(sim))
+    profile = LltpProfile(SystemContext("lltp", config, http, clock=lambda: 0.0))
+    offices = profile.catalogue(4)
+    assert offices[0]["ID"] == "STP-H22"
+    with pytest.raises(ValueError, match="no LLTP catalogue 9"):
+        profile.catalogue(9)
+    assert sim.ledger()["calls"] == {"traDanhMuc": 1}
