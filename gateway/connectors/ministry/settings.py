@@ -30,9 +30,6 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
-from gateway.pipeline.breaker import BreakerConfig
-from gateway.pipeline.retry import RetryPolicy
-
 __all__ = ["MinistrySettings", "Route", "SystemConfig", "patterns_overlap"]
 
 Pattern = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^*]*\*?$")]
@@ -79,8 +76,9 @@ class Route(BaseModel):
 
 
 class SystemConfig(BaseModel):
-    """``[peers.<system>]`` of a ministry system (the core's ``retry``/``breaker``/``concurrency``
-    sit beside these and are taken out by the core first)."""
+    """``[peers.<system>]`` of a ministry system. The core's ``retry``, ``breaker`` and
+    ``concurrency`` keys sit beside these and are taken out by the core first
+    (``gateway.pipeline.peers``), as for every peer."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -116,16 +114,6 @@ class SystemConfig(BaseModel):
     def max_call_seconds(self) -> float:
         """One hand-over at most: token fetch, call, one 401 refresh and repeat."""
         return 3 * (self.connect_timeout + self.read_timeout)
-
-
-class SystemDelivery(BaseModel):
-    """The core's keys of a ``[peers.<system>]`` section (see ``pipeline.peers``), for typing."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    retry: RetryPolicy | None = None
-    breaker: BreakerConfig = BreakerConfig()
-    concurrency: int | None = Field(None, ge=1, le=64)
 
 
 class MinistrySettings(BaseModel):
