@@ -303,14 +303,20 @@ class Settings(BaseSettings):
             if route.profile not in PROFILES and route.profile not in PROFILE_MODULES:
                 known = ", ".join(sorted(set(PROFILES) | set(PROFILE_MODULES)))
                 raise ValueError(f"{where}: no profile {route.profile!r}; known: {known}")
-            try:
-                profile_type(route.profile).options.model_validate(route.options)
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{where}.options.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                    for e in exc.errors(include_input=False, include_url=False)
-                )
-                raise ValueError(problems) from None
+            ptype = profile_type(route.profile)
+            system_options = split_section(dict(self.peers[route.system]))[0].get("options", {})
+            for label, model, value in (
+                (f"{where}.options", ptype.options, route.options),
+                (f"peers.{route.system}.options", ptype.system_options, system_options),
+            ):
+                try:
+                    model.model_validate(value)
+                except ValidationError as exc:
+                    problems = "; ".join(
+                        f"{label}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                        for e in exc.errors(include_input=False, include_url=False)
+                    )
+                    raise ValueError(problems) from None
         return self
 
     @model_validator(mode="after")

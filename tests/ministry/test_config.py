@@ -93,3 +93,10 @@ retry = { initial = 2.0 }
     assert route.system == "lltp"
     assert settings.ministry_system("lltp").client_secret is not None
     assert settings.peer_config("lltp")[1].retry is not None
+
+
+def test_system_options_are_checked_by_the_profile() -> None:
+    """[peers.lltp] options the LLTP profile does not know are refused at start."""
+    peers = {"lltp": {**_PEER, "options": {"info_typo": 2}}}
+    with pytest.raises(ConfigurationError, match=r"peers\.lltp\.options\.info_typo"):
+        _load([_route("judicial", "2.000488")], peers=peers)

@@ -308,4 +308,6 @@ def _text(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-PROFILES["lltp"] = ProfileType(name="lltp", build=LltpProfile, options=LltpOptions)
+PROFILES["lltp"] = ProfileType(
+    name="lltp", build=LltpProfile, options=LltpOptions, system_options=LltpSystemOptions
+)

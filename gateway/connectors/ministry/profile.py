@@ -15,7 +15,8 @@ How a profile plugs in
    :class:`MinistryProfile` and a builder ``build(system: SystemContext) -> MinistryProfile``.
 2. Register it: ``PROFILES["<name>"] = ProfileType(name=..., build=..., options=<pydantic model>)``
    at import time, and add the module to :data:`PROFILE_MODULES` so it is imported on demand.
-   ``options`` validates ``[[ministry.routes]] options = {...}`` of routes using the profile.
+   ``options`` validates ``[[ministry.routes]] options = {...}`` of routes using the profile,
+   ``system_options`` the ``options`` of its ``[peers.<system>]`` section.
 3. Configure it: a ``[[ministry.routes]]`` entry naming ``procedures``, ``system`` and ``profile``,
    and a ``[peers.<system>]`` section (:class:`~gateway.connectors.ministry.settings.SystemConfig`:
    base URL, OAuth2 client credentials, timeouts, poll schedule, and the core's ``retry``,
@@ -261,11 +262,14 @@ class NoOptions(BaseModel):
 
 @dataclass(frozen=True)
 class ProfileType:
-    """A registered profile: its name, the model of its route options and its builder."""
+    """A registered profile: its name, its builder, and the models of its route options
+    (``[[ministry.routes]] options``) and of its system options (``[peers.<system>] options``),
+    both checked when the configuration loads."""
 
     name: str
     build: Callable[[SystemContext], MinistryProfile]
     options: type[BaseModel] = NoOptions
+    system_options: type[BaseModel] = NoOptions
 
 
 PROFILES: dict[str, ProfileType] = {}
