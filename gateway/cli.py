@@ -239,11 +239,21 @@ def worker(config_path: Path | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    payments = None
+    if service.settings.payments is not None:
+        from gateway.payments import PaymentService
+
+        # The stale-payment sweep runs on this worker's sweeper (once per interval across
+        # every process of the namespace).
+        payments = PaymentService.build(service.settings.payments, service)
+        payments.attach()
     service.start_workers()
     click.echo("gateway worker running; Ctrl-C to stop", err=True)
     try:
         stop.wait()
     finally:
+        if payments is not None:
+            payments.close()
         service.close()
 
 

@@ -44,6 +44,7 @@ from gateway.pipeline.engine import DeliveryEngine
 from gateway.pipeline.metrics import MetricsCollector, MetricsRecorder
 from gateway.pipeline.outbox import Accepted, Outbox
 from gateway.pipeline.peers import PeerDelivery
+from gateway.pipeline.periodic import Periodics
 from gateway.pipeline.replayjobs import ReplayJobs
 from gateway.runtime.store import RedisHandle, open_redis
 from gateway.schemas.lifecycle import Lifecycle
@@ -214,6 +215,8 @@ class GatewayService:
         self.replay_actor = declare_replay_actor(self.broker, self.replayjobs.run)
         self.collector = MetricsCollector(self.outbox, breakers=self.breakers)
         self.workers: WorkerPool | None = None
+        # Tasks of higher layers (payments' stale sweep) that the workers' sweeper runs.
+        self.periodic = Periodics(clock=self.clock)
         self.evaluations = Evaluations(
             self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
         )
@@ -402,6 +405,7 @@ class GatewayService:
             sweep=self.sweep,
             sweep_interval=w.sweep_interval,
             heartbeat=self._heartbeat,
+            periodic=self.periodic,
         )
         self.workers.start()
         self.evaluations.start()

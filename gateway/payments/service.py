@@ -45,7 +45,7 @@ from gateway.schemas.codes import OnlinePayment
 from gateway.schemas.payments import Payment, PaymentRequest, PaymentStatus, Provider
 from gateway.service import GatewayService
 
-__all__ = ["VNPAY_ANSWERS", "PaymentService", "SweepReport"]
+__all__ = ["SWEEP_TASK", "VNPAY_ANSWERS", "PaymentService", "SweepReport"]
 
 log = logging.getLogger("gateway.payments")
 
@@ -62,6 +62,7 @@ _NATIONAL_VALUE: dict[Provider, OnlinePayment] = {
     "vnpay": OnlinePayment.OTHER_GATEWAY,
 }
 _LEASE_MARGIN_MS = 5_000
+SWEEP_TASK = "payments-sweep"
 
 
 @dataclass
@@ -375,6 +376,30 @@ class PaymentService:
                 report.reflected += 1
         return report
 
+    def attach(self) -> None:
+        """Have the gateway's workers run :meth:`periodic_sweep` every
+        ``sweep_interval_seconds`` (idempotent; :meth:`close` detaches)."""
+        self.gateway.periodic.add(
+            SWEEP_TASK, self.periodic_sweep, self.settings.sweep_interval_seconds
+        )
+
+    def periodic_sweep(self) -> SweepReport | None:
+        """The workers' stale sweep: :meth:`sweep`, unless another process already swept in
+        this interval (``None`` then)."""
+        if not self.store.claim_sweep(int(self.settings.sweep_interval_seconds * 1000)):
+            return None
+        report = self.sweep()
+        if report.queried or report.reflected or report.errors:
+            log.info(
+                "payments sweep queried=%d settled=%d failed=%d reflected=%d errors=%d",
+                report.queried,
+                report.settled,
+                report.failed,
+                report.reflected,
+                report.errors,
+            )
+        return report
+
     def bill(self, payment_id: str) -> bytes:
         """The receipt of a paid PayGov payment (``GET_BILL``)."""
         payment = self._get(payment_id)
@@ -388,6 +413,8 @@ class PaymentService:
         return guarded.call("GET_BILL", lambda: client.get_bill(payment.reference))
 
     def close(self) -> None:
-        """Close the provider clients."""
+        """Stop the periodic sweep (waiting for one in progress), then close the provider
+        clients."""
+        self.gateway.periodic.remove(SWEEP_TASK)
         for guarded in self.providers.values():
             guarded.client.close()

@@ -11,6 +11,8 @@ Key layout (``ns`` is the gateway's namespace)::
     ns:pay:after                 set: paid payments whose national record or webhook is due
     ns:pay:day:<yyyymmdd>        set: payments created that day (Vietnam time): reconciliation
     ns:pay:audit                 stream: refused callbacks and every settlement
+    ns:pay:sweep:next            string: when (ms) the next periodic stale sweep is due, across
+                                 every gateway process of the namespace
 
 Payments are financial records: nothing here expires.
 """
@@ -32,6 +34,15 @@ __all__ = ["ClaimResult", "PaymentStore", "SettleResult"]
 
 ClaimCode = Literal["new", "resume", "busy", "existing", "mismatch"]
 SettleResult = Literal["settled", "already", "amount", "missing"]
+
+
+# KEYS[1]: the next due time (ms). ARGV: now (ms), interval (ms). 1 when the caller may sweep.
+_CLAIM_SWEEP = """
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]))
+return 1
+"""
 
 
 @cache
@@ -64,6 +75,17 @@ class PaymentStore:
         self._scripts = {
             n: client.register_script(_source(n)) for n in ("claim", "created", "settle")
         }
+
+    def claim_sweep(self, every_ms: int) -> bool:
+        """True for the one caller (of any process) whose periodic sweep is due now.
+
+        The due time is kept in Redis on the injected clock, not as a key's TTL: N worker
+        processes then query the providers once per interval, not N times, and tests that
+        advance the clock see the same rule.
+        """
+        return bool(
+            self.client.eval(_CLAIM_SWEEP, 1, self._key("sweep", "next"), self.now_ms(), every_ms)
+        )
 
     def now_ms(self) -> int:
         """Now, in ms since the epoch."""
