@@ -289,9 +289,12 @@ class PaymentService:
     def after_paid(self, payment_id: str) -> Reflected:
         """Reflect a paid payment in the national record and tell the client (idempotent)."""
         payment = self._get(payment_id)
-        reflected = reflect_payment(
-            self.gateway, payment.dossier_no, _NATIONAL_VALUE[payment.provider]
-        )
+        value = _NATIONAL_VALUE[payment.provider]
+        # Pinned first: a province state accepted from now on keeps the flag, and one being
+        # accepted right now conflicts and is built again with it; the patch below then
+        # covers every state accepted before the pin.
+        self.gateway.pin_payment_flag(payment.dossier_no, value)
+        reflected = reflect_payment(self.gateway, payment.dossier_no, value)
         self._notify(payment)
         if reflected in ("new", "dup", "refused"):
             self.store.done_after(payment.id)
