@@ -170,13 +170,6 @@ class IdentityService:
         cached = await asyncio.to_thread(self._cached, query.id_number) if caching else None
         if cached is not None:
             return cached
-        if not self.breaker.allow():
-            raise BreakerOpenError(
-                "circuit open: the population database is not being called",
-                system="population",
-                operation="look_up",
-                retry_after=self.breaker.retry_after(),
-            )
         request = LookupRequest(
             id_number=query.id_number,
             full_name=query.full_name,
@@ -185,6 +178,17 @@ class IdentityService:
             old_id_number=query.old_id_number,
             request_id=request_id,
         )
+        # enter(), not allow(): a look-up let through while the breaker was closed holds no
+        # half-open probe, so if it is cancelled it must not release one that another
+        # look-up, still in flight, holds (as the delivery engine does).
+        allowed, probe = self.breaker.enter()
+        if not allowed:
+            raise BreakerOpenError(
+                "circuit open: the population database is not being called",
+                system="population",
+                operation="look_up",
+                retry_after=self.breaker.retry_after(),
+            )
         try:
             reply = await self.connector.look_up(request)
         except TransientPeerError:
@@ -197,7 +201,8 @@ class IdentityService:
             self.breaker.record_success()
             raise
         except BaseException:
-            self.breaker.release()
+            if probe:
+                self.breaker.release()  # our probe ended without a verdict (cancelled)
             raise
         self.breaker.record_success()
         if caching:

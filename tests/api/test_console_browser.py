@@ -7,6 +7,7 @@ written to ``tests/artifacts/console.png`` (a CI artefact; the directory is not 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import threading
@@ -64,8 +65,12 @@ def base_url(service: GatewayService) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
     """Headless Debian chromium through the Debian driver (paths given explicitly)."""
+    # Selenium's wire log (DEBUG) repeats every key typed, the operator's API key included:
+    # the test's own harness, not the gateway, but the run's logs must hold no secret either.
+    wire = logging.getLogger("selenium.webdriver.remote.remote_connection")
+    monkeypatch.setattr(wire, "level", logging.INFO)
     options = webdriver.ChromeOptions()
     options.binary_location = _binary("chromium", "chromium-browser")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):

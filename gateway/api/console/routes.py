@@ -33,6 +33,7 @@ __all__ = ["STATIC_DIR", "router"]
 
 STATIC_DIR = FilePath(__file__).parent / "static"
 PAGE_SIZE = 50
+RECENT_MINUTES = 15
 RECORD_CHARS = 64 * 1024
 _LOGIN_COOKIE = "gw_console_login"
 _FORM_BYTES = 16 * 1024
@@ -213,9 +214,10 @@ def overview(gateway: Gateway, session: Session) -> HTMLResponse:
         )
     peers = gateway.peer_health()
     for name, p in peers.items():
-        sent = sum(c["delivered"] + c["retried"] + c["dead"] for c in channels if c["peer"] == name)
-        failed = sum(c["retried"] + c["dead"] for c in channels if c["peer"] == name)
-        p["error_rate"] = f"{failed / sent:.1%}" if sent else "—"
+        # Sends (batch calls) in the last minutes, from every process: a peer that failed all
+        # morning and has been fine for an hour shows 0 %, not its lifetime average.
+        sent, failed = gateway.recorder.recent_sends(name, minutes=RECENT_MINUTES)
+        p["error_rate"] = f"{failed / sent:.1%} of {sent}" if sent else "no sends"
         if p["last_success"]:
             p["last_success"] = _when(p["last_success"])
     audit = gateway.audit
@@ -228,6 +230,7 @@ def overview(gateway: Gateway, session: Session) -> HTMLResponse:
         dead_letters=gateway.outbox.dead_letter_count(),
         audit_state=audit_state,
         refresh=30,
+        recent_minutes=RECENT_MINUTES,
         **_common(gateway, session),
     )
 
