@@ -19,18 +19,19 @@ Payments are financial records: nothing here expires.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 
 from gateway.mappers.paytime import format_pay_time
 from gateway.schemas.payments import Payment, PaymentRequest, Provider
 
-__all__ = ["ClaimResult", "PaymentStore", "SettleResult"]
+__all__ = ["Awaiting", "ClaimResult", "PaymentStore", "SettleResult"]
 
 ClaimCode = Literal["new", "resume", "busy", "existing", "mismatch"]
 SettleResult = Literal["settled", "already", "amount", "missing"]
@@ -60,6 +61,17 @@ class ClaimResult:
 
     code: ClaimCode
     payment: Payment
+
+
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """Payments not yet confirmed (``creating`` or ``pending``), for the console."""
+
+    count: int
+    oldest_ms: int | None
+    by_provider: dict[str, int]
+    """Over the ``sampled`` oldest of them (all, unless there are more than the limit)."""
+    sampled: int
 
 
 class PaymentStore:
@@ -193,6 +205,25 @@ class PaymentStore:
             self._key("open"), "-inf", created_before_ms, start=0, num=limit
         )
         return [_text(x) or "" for x in raw]  # type: ignore[arg-type]  # sync client: bytes members
+
+    def awaiting(self, limit: int = 5000) -> Awaiting:
+        """How many payments await confirmation, the oldest's creation time, and the
+        ``limit`` oldest by provider (one pipelined read: the console stays fast)."""
+        key = self._key("open")
+        count = int(self.client.zcard(key))
+        rows = cast(
+            "list[tuple[bytes, float]]", self.client.zrange(key, 0, limit - 1, withscores=True)
+        )
+        pipe = self.client.pipeline(transaction=False)
+        for pid, _ in rows:
+            pipe.hget(self._key(_text(pid) or ""), "provider")
+        providers = Counter(_text(p) or "unknown" for p in pipe.execute()) if rows else Counter()
+        return Awaiting(
+            count=count,
+            oldest_ms=int(rows[0][1]) if rows else None,
+            by_provider=dict(sorted(providers.items())),
+            sampled=len(rows),
+        )
 
     def due_after(self) -> list[str]:
         """Paid payments whose national record or webhook is still due."""

@@ -111,6 +111,10 @@ def test_operator_replays_and_discards_in_the_browser(
     browser.find_element(By.ID, "api_key").send_keys("ops-key")
     browser.find_element(By.ID, "login").click()
     assert browser.find_element(By.ID, "operator").text == "ops"
+    # The peers' error rate is of the last minutes: the two refused sends of just now.
+    peers = browser.find_element(By.ID, "peers").text
+    assert "failed sends (last 15 min)" in peers
+    assert "100.0% of" in peers
     browser.find_element(By.LINK_TEXT, "Dead letters").click()
     assert "2 matching" in browser.page_source
     ARTIFACTS.mkdir(exist_ok=True)
