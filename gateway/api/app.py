@@ -86,11 +86,13 @@ def create_app(service: GatewayService) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # The app owns what it built (payment provider clients); the service is the caller's.
+    # The app owns what it built (payment provider clients, the population connector); the
+    # service is the caller's.
     try:
         yield
     finally:
         payments.shutdown(app)
+        await identity.shutdown(app)
 
 
 async def _on_problem(request: Request, exc: Problem) -> Response:

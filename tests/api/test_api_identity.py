@@ -424,3 +424,25 @@ def test_the_console_shows_look_ups_per_hour_and_outcome(gw: ApiClient) -> None:
     rows = re.findall(r"<tr><td>\d\d-\d\d \d\d:00</td>(.*?)</tr>", page.text)
     assert rows == ["<td>2</td><td>1</td><td>1</td><td>0</td>"]  # match mismatch invalid unavail.
     assert len(page.content) < 1024 * 1024
+
+
+def test_the_app_closes_the_population_connector_on_shutdown(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifespan's shutdown closes the identity service's connector."""
+    import anyio
+
+    closed: list[bool] = []
+    identity = app.state.identity
+
+    async def aclose() -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(identity, "aclose", aclose)
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            assert closed == []
+
+    anyio.run(serve)
+    assert closed == [True]
