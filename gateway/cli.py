@@ -239,14 +239,7 @@ def worker(config_path: Path | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    payments = None
-    if service.settings.payments is not None:
-        from gateway.payments import PaymentService
-
-        # The stale-payment sweep runs on this worker's sweeper (once per interval across
-        # every process of the namespace).
-        payments = PaymentService.build(service.settings.payments, service)
-        payments.attach()
+    payments = _attach_payments(service)
     service.start_workers()
     click.echo("gateway worker running; Ctrl-C to stop", err=True)
     try:
@@ -255,6 +248,18 @@ def worker(config_path: Path | None) -> None:
         if payments is not None:
             payments.close()
         service.close()
+
+
+def _attach_payments(service: Any) -> Any:
+    """With ``[payments]``, the payment service whose stale sweep this process's workers run
+    (once per interval across every process of the namespace); else None."""
+    if service.settings.payments is None:
+        return None
+    from gateway.payments import PaymentService
+
+    payments = PaymentService.build(service.settings.payments, service)
+    payments.attach()
+    return payments
 
 
 @main.command()

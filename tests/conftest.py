@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from gateway.runtime import RedisServer
-from gateway.testing.logleaks import LeakWatch, citizens, watch_secrets
+from gateway.testing.logleaks import LeakWatch, citizens, watch_secrets, watch_tokens
 from gateway.testing.population import DEFAULT_SEED
 
 # --- Network guard ----------------------------------------------------------------------------
@@ -100,10 +100,10 @@ def redis_url(redis_client: redis.Redis, redis_server: RedisServer) -> str:
 # --- Log leak watch ---------------------------------------------------------------------------
 # Every log record of the whole run, rendered as the gateway's handlers render it (after the
 # log mask), must hold no ID number and no secret: the ID numbers and names of the test
-# citizens, every SecretStr value built during the run, and any 9/12-digit run, bearer
-# credential or whsec_ secret the mask left. A test whose records leak fails in its teardown,
-# naming the kind, logger and source line (never the value). tests/test_log_leaks.py proves the
-# watch is installed and catches a planted leak.
+# citizens, every SecretStr value and secrets.token_* token made during the run, and any
+# 9/12-digit run, bearer credential or whsec_ secret the mask left. A test whose records leak
+# fails in its teardown, naming the kind, logger and source line (never the value).
+# tests/test_log_leaks.py proves the watch is installed and catches planted leaks.
 
 _LEAK_WATCH = LeakWatch()
 _LEAK_STACK = contextlib.ExitStack()
@@ -115,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # DEBUG: zeep logs whole envelopes and httpx every request there; a leak at DEBUG counts.
     root.setLevel(logging.DEBUG)
     _LEAK_STACK.enter_context(watch_secrets(_LEAK_WATCH))
+    _LEAK_STACK.enter_context(watch_tokens(_LEAK_WATCH))
     for value, kind in citizens(DEFAULT_SEED):
         _LEAK_WATCH.forbid(value, kind)
 

@@ -66,3 +66,14 @@ def test_a_private_watch_sees_what_the_mask_leaves() -> None:
     assert key.get_secret_value() == "api-key-of-a-test"
     assert kinds == ["configured secret"]
     assert watch.records == 2
+
+
+def test_an_issued_token_in_free_text_is_caught(
+    leak_watch: LeakWatch, request: pytest.FixtureRequest
+) -> None:
+    """A session token (secrets.token_urlsafe) logged as is: caught."""
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    log.info("opened session %s", token)
+    assert [x.kind for x in leak_watch.take(request.node.nodeid)] == ["issued token"]

@@ -5,8 +5,10 @@ gateway's own handlers do (after :class:`~gateway.logmask.MaskingFilter`, on a c
 handlers see the record untouched) and remembers every rendering that still holds:
 
 - a value :meth:`LeakWatch.forbid` was given: every ``SecretStr`` built while the watch runs
-  (:func:`watch_secrets`: passwords, API keys, webhook and provider secrets), and the ID numbers
-  and names of the test citizens (:func:`citizens`);
+  (:func:`watch_secrets`: passwords, API keys, webhook and provider secrets), every token drawn
+  from ``secrets.token_urlsafe`` or ``secrets.token_hex`` (:func:`watch_tokens`: sessions, CSRF
+  tokens, the simulators' access tokens), and the ID numbers and names of the test citizens
+  (:func:`citizens`);
 - a 9- or 12-digit run (an old ID card or a personal ID number), a bearer credential or a
   ``whsec_`` webhook secret that the mask left in place.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -30,7 +33,7 @@ from pydantic import SecretStr
 
 from gateway.logmask import MaskingFilter
 
-__all__ = ["Leak", "LeakWatch", "citizens", "watch_secrets"]
+__all__ = ["Leak", "LeakWatch", "citizens", "watch_secrets", "watch_tokens"]
 
 _MIN_LEN = 6
 """Shorter forbidden values (the tests' "k1" API keys) would match ordinary text."""
@@ -130,6 +133,29 @@ def watch_secrets(watch: LeakWatch) -> Iterator[None]:
         yield
     finally:
         SecretStr.__init__ = original  # type: ignore[method-assign]  # restoring the original
+
+
+@contextmanager
+def watch_tokens(watch: LeakWatch) -> Iterator[None]:
+    """Forbid, in ``watch``, every token drawn from :mod:`secrets` inside the block (the
+    gateway's session and CSRF tokens, the simulators' access and session tokens)."""
+    urlsafe, hexed = secrets.token_urlsafe, secrets.token_hex
+
+    def token_urlsafe(nbytes: int | None = None) -> str:
+        value = urlsafe(nbytes)
+        watch.forbid(value, "issued token")
+        return value
+
+    def token_hex(nbytes: int | None = None) -> str:
+        value = hexed(nbytes)
+        watch.forbid(value, "issued token")
+        return value
+
+    secrets.token_urlsafe, secrets.token_hex = token_urlsafe, token_hex
+    try:
+        yield
+    finally:
+        secrets.token_urlsafe, secrets.token_hex = urlsafe, hexed
 
 
 def citizens(path: Path) -> Iterable[tuple[str, str]]:

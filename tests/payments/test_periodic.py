@@ -134,3 +134,15 @@ def test_the_app_closes_its_payment_service_on_shutdown(rig: Rig) -> None:
     anyio.run(serve)
     assert all(g.client.is_closed for g in payments.providers.values())
     assert SWEEP_TASK not in rig.gateway.periodic.names()
+
+
+def test_gateway_worker_attaches_the_payments_sweep(rig: Rig) -> None:
+    """What ``gateway worker`` does before starting its workers: with [payments], the sweep
+    is on the sweeper; closing it detaches it."""
+    from gateway.cli import _attach_payments
+
+    payments = _attach_payments(rig.gateway)
+    assert isinstance(payments, PaymentService)
+    assert SWEEP_TASK in rig.gateway.periodic.names()
+    payments.close()
+    assert SWEEP_TASK not in rig.gateway.periodic.names()
