@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -90,6 +91,9 @@ class PaymentService:
         self.gateway = gateway
         self.providers = dict(providers)
         self.store = store
+        # Set by close(): a sweep in progress stops at the next payment, so shutting down does
+        # not wait for hundreds of provider queries.
+        self._closing = threading.Event()
 
     @classmethod
     def build(
@@ -351,6 +355,8 @@ class PaymentService:
         now = self.store.now_ms()
         stale_ms = self.settings.stale_after_seconds * 1000
         for pid in self.store.open_before(now - stale_ms):
+            if self._closing.is_set():
+                return report
             payment = self.store.get(pid)
             guarded = self.providers.get(payment.provider) if payment else None
             if payment is None or guarded is None:
@@ -418,6 +424,7 @@ class PaymentService:
     def close(self) -> None:
         """Stop the periodic sweep (waiting for one in progress), then close the provider
         clients."""
+        self._closing.set()
         self.gateway.periodic.remove(SWEEP_TASK)
         for guarded in self.providers.values():
             guarded.client.close()

@@ -146,3 +146,13 @@ def test_gateway_worker_attaches_the_payments_sweep(rig: Rig) -> None:
     assert SWEEP_TASK in rig.gateway.periodic.names()
     payments.close()
     assert SWEEP_TASK not in rig.gateway.periodic.names()
+
+
+def test_a_closing_service_sweeps_no_further(rig: Rig) -> None:
+    """Once close() began, a sweep queries nothing more: shutdown never waits for a long one."""
+    p = rig.payments.create("prov", "k", request(D1))
+    rig.pay_paygov(p.pay_url or "")
+    rig.clock.advance(601)
+    rig.payments.close()
+    assert rig.payments.sweep().queried == 0
+    assert rig.paygov.calls.get("QUERY", 0) == 0
