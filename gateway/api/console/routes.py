@@ -131,7 +131,7 @@ def _common(gateway: GatewayService, session: ConsoleSession) -> dict[str, Any]:
 
 _LOGIN_ERRORS = {
     "key": "not an operator key",
-    "wait": "too many failed logins from this address: try again later",
+    "wait": "too many failed logins: try again later",
 }
 
 
