@@ -239,12 +239,27 @@ def worker(config_path: Path | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    payments = _attach_payments(service)
     service.start_workers()
     click.echo("gateway worker running; Ctrl-C to stop", err=True)
     try:
         stop.wait()
     finally:
+        if payments is not None:
+            payments.close()
         service.close()
+
+
+def _attach_payments(service: Any) -> Any:
+    """With ``[payments]``, the payment service whose stale sweep this process's workers run
+    (once per interval across every process of the namespace); else None."""
+    if service.settings.payments is None:
+        return None
+    from gateway.payments import PaymentService
+
+    payments = PaymentService.build(service.settings.payments, service)
+    payments.attach()
+    return payments
 
 
 @main.command()

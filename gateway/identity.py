@@ -57,6 +57,9 @@ class BreakerOpenError(TransientPeerError):
     """The population database's breaker is open: not called; ask again after ``retry_after``."""
 
 
+_VOLUME_KEEP_SECONDS = 48 * 3600
+
+
 @dataclass
 class IdentityService:
     """Identity checks for one gateway. ``clock`` is wall-clock seconds (audit times)."""
@@ -170,13 +173,6 @@ class IdentityService:
         cached = await asyncio.to_thread(self._cached, query.id_number) if caching else None
         if cached is not None:
             return cached
-        if not self.breaker.allow():
-            raise BreakerOpenError(
-                "circuit open: the population database is not being called",
-                system="population",
-                operation="look_up",
-                retry_after=self.breaker.retry_after(),
-            )
         request = LookupRequest(
             id_number=query.id_number,
             full_name=query.full_name,
@@ -185,6 +181,17 @@ class IdentityService:
             old_id_number=query.old_id_number,
             request_id=request_id,
         )
+        # enter(), not allow(): a look-up let through while the breaker was closed holds no
+        # half-open probe, so if it is cancelled it must not release one that another
+        # look-up, still in flight, holds (as the delivery engine does).
+        allowed, probe = self.breaker.enter()
+        if not allowed:
+            raise BreakerOpenError(
+                "circuit open: the population database is not being called",
+                system="population",
+                operation="look_up",
+                retry_after=self.breaker.retry_after(),
+            )
         try:
             reply = await self.connector.look_up(request)
         except TransientPeerError:
@@ -197,7 +204,8 @@ class IdentityService:
             self.breaker.record_success()
             raise
         except BaseException:
-            self.breaker.release()
+            if probe:
+                self.breaker.release()  # our probe ended without a verdict (cancelled)
             raise
         self.breaker.record_success()
         if caching:
@@ -261,9 +269,31 @@ class IdentityService:
         # and concurrent writes share Redis' fsyncs.
         await asyncio.to_thread(self._write, entry, query.dossier_no, record)
 
+    def volume_key(self, hour: int) -> str:
+        """Look-ups by outcome in one hour (hours since the epoch), for the console."""
+        return f"{self.namespace}:idvol:{hour}"
+
+    def volumes(self, hours: int = 24) -> list[tuple[int, dict[str, int]]]:
+        """``(hour, {outcome: look-ups})`` for the last ``hours`` hours, oldest first (``hour``
+        in hours since the epoch, UTC), from every gateway process."""
+        now = int(self.clock()) // 3600
+        pipe = self.client.pipeline(transaction=False)
+        for h in range(now - hours + 1, now + 1):
+            pipe.hgetall(self.volume_key(h))
+        rows = cast("list[dict[bytes, bytes]]", pipe.execute())
+        return [
+            (now - hours + 1 + i, {_text(k): int(v) for k, v in sorted(row.items())})
+            for i, row in enumerate(rows)
+        ]
+
     def _write(self, entry: dict[str, str], dossier_no: str | None, record: bytes | None) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.audit_key, entry, maxlen=self.settings.audit_max_len, approximate=True)  # type: ignore[arg-type]
+        # The audit stream is the record; these hourly counts are what the console charts
+        # without reading it (kept two days).
+        volume = self.volume_key(int(entry["at"]) // 3_600_000)
+        pipe.hincrby(volume, entry["outcome"], 1)
+        pipe.expire(volume, _VOLUME_KEEP_SECONDS)
         if dossier_no is not None and record is not None:
             pipe.rpush(self.checks_key(dossier_no), record)
         pipe.execute()

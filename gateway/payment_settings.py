@@ -43,6 +43,12 @@ class PaymentSettings(BaseModel):
     stale_after_seconds: int = Field(
         900, ge=60, description="a payment with no callback this long after creation is queried"
     )
+    sweep_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="how often the workers' sweeper runs the stale-payment sweep"
+        " (once per interval across every gateway process of the namespace)",
+    )
     breaker: BreakerConfig = BreakerConfig()
     audit_max_len: int = Field(1_000_000, ge=1000, description="payment audit entries kept")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from gateway.connectors.base import Connector, Entry
 from gateway.connectors.dvcqg import DvcqgConnector, Service, entries
 from gateway.connectors.ministry.connector import MinistryConnector, handover_entry
 from gateway.connectors.webhook import EVENT_CHANNEL, Subscriber, WebhookConfig, WebhookConnector
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, PipelineError
 from gateway.evaluations import Evaluations
 from gateway.ministry import CaseStore, MinistryService, build_connectors
 from gateway.observability.correlation import current as current_cid
@@ -44,15 +44,22 @@ from gateway.pipeline.channels import Channels
 from gateway.pipeline.deadletters import DeadLetters
 from gateway.pipeline.engine import DeliveryEngine
 from gateway.pipeline.metrics import MetricsCollector, MetricsRecorder
-from gateway.pipeline.outbox import Accepted, Outbox
+from gateway.pipeline.outbox import Accepted, Outbox, PinsChanged
 from gateway.pipeline.peers import PeerDelivery
+from gateway.pipeline.periodic import Periodics
 from gateway.pipeline.replayjobs import ReplayJobs
 from gateway.runtime.store import RedisHandle, open_redis
-from gateway.schemas.codes import DossierStatus
+from gateway.schemas.codes import DossierStatus, OnlinePayment
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.schemas.national import DossierRecord, ProgressRecord
 
-__all__ = ["GatewayService", "Outcome", "allowed_transitions", "outcome"]
+__all__ = [
+    "GatewayService",
+    "Outcome",
+    "allowed_transitions",
+    "keep_payment_flags",
+    "outcome",
+]
 
 # A ministry gets a dossier once the one-stop desk has received it and while it is open.
 _HANDED_OVER = frozenset(
@@ -65,6 +72,8 @@ _HANDED_OVER = frozenset(
 )
 
 log = logging.getLogger("gateway")
+# A pin changes once per paid dossier: more conflicts than this in one request are not a race.
+_PIN_ATTEMPTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,25 @@ def outcome(lifecycle: Lifecycle, rec: DossierRecord | ProgressRecord, a: Accept
     return Outcome(
         a.index, no, None, refused_rule="status_transition", refused_message=f"{no}: {old}"
     )
+
+
+def keep_payment_flags(
+    records: Sequence[DossierRecord], pins: Mapping[str, str]
+) -> list[DossierRecord]:
+    """The records, each paid dossier's with ``DuocThanhToanTrucTuyen`` kept as pinned.
+
+    Once a payment was reflected in a dossier's national record, a later province state that
+    says nothing of it (absent, "" or "0") must not take the flag back: the portal holds only
+    the latest state. A province that sends another non-zero code says something else on
+    purpose (it knows of a payment the gateway did not take), and that is kept as sent.
+    """
+    out = []
+    for r in records:
+        pin = pins.get(r.dossier_no, "")
+        if pin and r.online_payment in (None, "", OnlinePayment.NO):
+            r = r.model_copy(update={"online_payment": OnlinePayment(pin)})
+        out.append(r)
+    return out
 
 
 def allowed_transitions(lifecycle: Lifecycle) -> str:
@@ -252,6 +280,8 @@ class GatewayService:
         self.replay_actor = declare_replay_actor(self.broker, self.replayjobs.run)
         self.collector = MetricsCollector(self.outbox, breakers=self.breakers)
         self.workers: WorkerPool | None = None
+        # Tasks of higher layers (payments' stale sweep) that the workers' sweeper runs.
+        self.periodic = Periodics(clock=self.clock)
         self.evaluations = Evaluations(
             self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
         )
@@ -346,13 +376,26 @@ class GatewayService:
         """
         if not records:
             return []
-        items = entries(service, records)
-        if flags is not None:
-            items = [
-                Entry(e.subject, e.fingerprint, e.body, e.order, e.status, tuple(f))
-                for e, f in zip(items, flags, strict=True)
-            ]
-        accepted = self.accept_entries(service.value, agency, items, client=client)
+        pins: dict[str, str] | None = None
+        for _ in range(_PIN_ATTEMPTS):
+            if service is Service.DOSSIER and self.settings.payments is not None:
+                pins = self.outbox.pins(service.value, (r.dossier_no for r in records))
+                records = keep_payment_flags(records, pins)  # type: ignore[arg-type]  # DOSSIER: DossierRecords
+            items = entries(service, records)
+            if flags is not None:
+                items = [
+                    Entry(e.subject, e.fingerprint, e.body, e.order, e.status, tuple(f))
+                    for e, f in zip(items, flags, strict=True)
+                ]
+            try:
+                accepted = self.accept_entries(
+                    service.value, agency, items, client=client, pins=pins
+                )
+                break
+            except PinsChanged:
+                continue  # a dossier of the batch was paid meanwhile: read the pins again
+        else:
+            raise PipelineError("dossiers of the batch kept being paid meanwhile; send it again")
         outcomes = [outcome(self.lifecycle, records[a.index], a) for a in accepted]
         if service is Service.DOSSIER and self.ministry is not None:
             self._hand_over(agency, records, outcomes, client)  # type: ignore[arg-type]  # DOSSIER means DossierRecords
@@ -394,11 +437,24 @@ class GatewayService:
         for channel, items in by_channel.items():
             self.accept_entries(channel, agency, items, client=client)
 
+    def pin_payment_flag(self, dossier_no: str, value: OnlinePayment) -> None:
+        """From now on, states of ``dossier_no`` accepted without the payment flag get
+        ``value`` (see :func:`keep_payment_flags`); accepts already reading pins conflict."""
+        self.outbox.pin(Service.DOSSIER.value, dossier_no, value.value)
+
     def accept_entries(
-        self, channel_id: str, partition: str, items: Sequence[Entry], *, client: str
+        self,
+        channel_id: str,
+        partition: str,
+        items: Sequence[Entry],
+        *,
+        client: str,
+        pins: Mapping[str, str] | None = None,
     ) -> list[Accepted]:
-        """Store entries on any channel durably, then make sure a worker will deliver them."""
-        accepted = self.outbox.accept(channel_id, partition, items, client=client)
+        """Store entries on any channel durably, then make sure a worker will deliver them.
+
+        ``pins``: see :meth:`Outbox.accept` (raises :class:`PinsChanged`)."""
+        accepted = self.outbox.accept(channel_id, partition, items, client=client, pins=pins)
         cid = current_cid()
         if cid is not None:
             # The request's correlation id goes with each new item, to the peer call, its dead
@@ -489,6 +545,7 @@ class GatewayService:
             sweep=self.sweep,
             sweep_interval=w.sweep_interval,
             heartbeat=self._heartbeat,
+            periodic=self.periodic,
         )
         self.workers.start()
         self.evaluations.start()

@@ -6,7 +6,9 @@ to the tests that need it) rather than editing another's.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterator
 
@@ -14,6 +16,8 @@ import pytest
 import redis
 
 from gateway.runtime import RedisServer
+from gateway.testing.logleaks import LeakWatch, citizens, watch_secrets, watch_tokens
+from gateway.testing.population import DEFAULT_SEED
 
 # --- Network guard ----------------------------------------------------------------------------
 # No unit test may reach the network by accident (zeep's tests/conftest.py does the same for
@@ -91,3 +95,57 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
 def redis_url(redis_client: redis.Redis, redis_server: RedisServer) -> str:
     """The session Redis' ``unix://`` URL, emptied before the test (via ``redis_client``)."""
     return redis_server.url
+
+
+# --- Log leak watch ---------------------------------------------------------------------------
+# Every log record of the whole run, rendered as the gateway's handlers render it (after the
+# log mask), must hold no ID number and no secret: the ID numbers and names of the test
+# citizens, every SecretStr value and secrets.token_* token made during the run, and any
+# 9/12-digit run, bearer credential or whsec_ secret the mask left. A test whose records leak
+# fails in its teardown, naming the kind, logger and source line (never the value).
+# tests/test_log_leaks.py proves the watch is installed and catches planted leaks.
+
+_LEAK_WATCH = LeakWatch()
+_LEAK_STACK = contextlib.ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(_LEAK_WATCH)
+    # DEBUG: zeep logs whole envelopes and httpx every request there; a leak at DEBUG counts.
+    root.setLevel(logging.DEBUG)
+    _LEAK_STACK.enter_context(watch_secrets(_LEAK_WATCH))
+    _LEAK_STACK.enter_context(watch_tokens(_LEAK_WATCH))
+    for value, kind in citizens(DEFAULT_SEED):
+        _LEAK_WATCH.forbid(value, kind)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _LEAK_STACK.close()
+    logging.getLogger().removeHandler(_LEAK_WATCH)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _LEAK_WATCH.test = item.nodeid
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]  # pluggy's hookwrapper result
+    if call.when != "teardown" or report.failed:
+        return
+    leaks = _LEAK_WATCH.leaks(item.nodeid)
+    if leaks:
+        report.outcome = "failed"
+        report.longrepr = "log records leaked personal data or secrets:\n" + "\n".join(
+            f"  {leak}" for leak in leaks[:20]
+        )
+
+
+@pytest.fixture
+def leak_watch() -> LeakWatch:
+    """The session's log leak watch (tests that plant a leak take it back with ``take``)."""
+    return _LEAK_WATCH

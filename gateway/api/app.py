@@ -8,7 +8,8 @@ and embedded instances never share state. Errors are RFC 9457 problem documents
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,6 +60,7 @@ def create_app(service: GatewayService) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.service = service
     app.state.metrics_registry = metrics_registry(service)
@@ -81,6 +83,17 @@ def create_app(service: GatewayService) -> FastAPI:
     app.add_exception_handler(Exception, _on_unexpected)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The app owns what it built (payment provider clients, the population connector); the
+    # service is the caller's.
+    try:
+        yield
+    finally:
+        payments.shutdown(app)
+        await identity.shutdown(app)
 
 
 async def _on_problem(request: Request, exc: Problem) -> Response:

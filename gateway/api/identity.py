@@ -25,7 +25,7 @@ from gateway.mappers.errors import contract_error_from
 from gateway.schemas.identity import IdentityAnswer, IdentityQuery
 from gateway.service import GatewayService
 
-__all__ = ["install", "router"]
+__all__ = ["install", "router", "shutdown"]
 
 router = APIRouter(tags=["identity"])
 
@@ -49,6 +49,13 @@ def install(app: FastAPI, service: GatewayService) -> None:
         )
     app.state.identity = identity
     app.include_router(router)
+
+
+async def shutdown(app: FastAPI) -> None:
+    """Close the identity service's connector (app shutdown)."""
+    identity = cast(IdentityService | None, getattr(app.state, "identity", None))
+    if identity is not None:
+        await identity.aclose()
 
 
 def identity_of(request: Request) -> IdentityService:

@@ -34,7 +34,7 @@ from gateway.payments.service import PaymentService
 from gateway.schemas.payments import Payment, PaymentRequest
 from gateway.service import GatewayService
 
-__all__ = ["install", "payment_json", "router"]
+__all__ = ["install", "payment_json", "router", "shutdown"]
 
 router = APIRouter(tags=["payments"])
 Gateway = Annotated[GatewayService, Depends(get_service)]
@@ -43,10 +43,21 @@ PaymentId = Annotated[str, Path(pattern=r"^[0-9]{1,20}$")]
 
 
 def install(app: FastAPI, service: GatewayService) -> None:
-    """Add the payment routes, with a service if ``[payments]`` is configured."""
+    """Add the payment routes, with a service if ``[payments]`` is configured; its stale
+    sweep then runs on the workers' sweeper (if this process runs workers)."""
     settings = service.settings.payments
-    app.state.payments = PaymentService.build(settings, service) if settings else None
+    payments = PaymentService.build(settings, service) if settings else None
+    if payments is not None:
+        payments.attach()
+    app.state.payments = payments
     app.include_router(router)
+
+
+def shutdown(app: FastAPI) -> None:
+    """Detach the payment service's sweep and close its provider clients (app shutdown)."""
+    payments = cast(PaymentService | None, getattr(app.state, "payments", None))
+    if payments is not None:
+        payments.close()
 
 
 def payments_of(request: Request) -> PaymentService:

@@ -11,8 +11,14 @@ moves the head in the same step. A writer that lost a race recomputes on the new
 concurrent writers (API threads, worker threads, other processes) can never fork the chain.
 
 Layout: ``<ns>:auditchain`` (stream; fields ``body`` and ``hash``; the stream id's milliseconds
-are Redis's clock at append, which ``export --from --to`` ranges over) and the head key. The
-stream is never trimmed: retention is an archiving decision (export, then keep the files).
+are Redis's clock at append, which ``export --from --to`` ranges over), the head key, and the
+anchor ``<ns>:auditchain:anchor`` (``"<seq>:<hash>"`` of the last entry archived, absent until
+the first archive).
+
+Nothing trims the stream silently. :meth:`AuditChain.archive` (``gateway audit archive
+--before``) writes the entries older than a date to a file, fsyncs it, then in one Lua step
+records the last archived entry as the anchor and trims through it; :meth:`verify` then starts
+from the anchor, so the chain still proves unbroken, and the file holds the links before it.
 
 What a hash chain cannot show: the newest entries cut off together with the head. Record the
 head that ``gateway audit verify`` prints somewhere else (a ticket, a daily e-mail) to close that.
@@ -20,20 +26,23 @@ head that ``gateway audit verify`` prints somewhere else (a ticket, a daily e-ma
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import orjson
 import redis
 
 from gateway.errors import AuditUnavailableError
 
-__all__ = ["GENESIS", "AuditChain", "ChainBreak", "Verification"]
+__all__ = ["GENESIS", "Archived", "AuditChain", "ChainBreak", "Verification"]
 
 log = logging.getLogger("gateway.audit")
 
@@ -48,7 +57,31 @@ redis.call('SET', KEYS[2], ARGV[5])
 return {1, id}
 """
 
+# KEYS: stream, anchor. ARGV: last archived id, its hash, the anchor "<seq>:<hash>", the id
+# after it (XTRIM MINID keeps ids from there). Refuses (0) unless that entry is still there,
+# unchanged, and the anchor was not moved by another archive meanwhile (ARGV[5]: old anchor).
+_TRIM = """
+local got = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #got == 0 then return 0 end
+local fields, h = got[1][2], nil
+for i = 1, #fields, 2 do if fields[i] == 'hash' then h = fields[i + 1] end end
+if h ~= ARGV[2] then return 0 end
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[5] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[4])
+return 1
+"""
+
 _MAX_RACES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Archived:
+    """What :meth:`AuditChain.archive` moved out: how many entries, through which."""
+
+    entries: int
+    anchor: str
+    """``"<seq>:<hash>"`` of the last entry archived: where the chain in Redis now starts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +100,8 @@ class Verification:
     entries: int
     head: str
     broken: ChainBreak | None = None
+    archived: int = 0
+    """Entries archived before the first one checked (the anchor's ``seq``)."""
 
     @property
     def ok(self) -> bool:
@@ -102,6 +137,7 @@ class AuditChain:
         self.client = client
         self.key = f"{namespace}:auditchain"
         self.head_key = f"{namespace}:auditchain:head"
+        self.anchor_key = f"{namespace}:auditchain:anchor"
         self._probe_key = f"{namespace}:auditchain:probe"
         self._clock = clock
         self._monotonic = monotonic
@@ -212,9 +248,20 @@ class AuditChain:
                 return
             lo = "(" + _text(rows[-1][0])
 
+    def anchor(self) -> str | None:
+        """``"<seq>:<hash>"`` of the last archived entry, None if nothing was archived."""
+        raw = self.client.get(self.anchor_key)
+        return _text(raw) if raw is not None else None
+
     def verify(self) -> Verification:
-        """Walk the whole chain; the first entry whose hash, ``seq`` or ``prev`` is wrong."""
+        """Walk the chain (from the anchor, if some was archived); the first entry whose hash,
+        ``seq`` or ``prev`` is wrong."""
         prev, expected, count = GENESIS, 1, 0
+        anchor = self.anchor()
+        if anchor is not None:
+            seq_text, _, prev = anchor.partition(":")
+            expected = int(seq_text) + 1
+        archived = expected - 1
         for entry_id, body, digest in self.entries():
             problem = None
             try:
@@ -232,14 +279,58 @@ class AuditChain:
             elif problem is None and doc.get("prev") != prev:
                 problem = "prev does not match the previous entry's hash (chain relinked)"
             if problem is not None:
-                return Verification(count, self.head(), ChainBreak(entry_id, expected, problem))
+                where = ChainBreak(entry_id, expected, problem)
+                return Verification(count, self.head(), where, archived)
             prev, expected, count = digest, expected + 1, count + 1
         head = self.head()
-        if head != f"{count}:{prev}":
-            problem = f"head is {head}, the last entry {count}:{prev} (entries cut off)"
-            where = ChainBreak("(head)", count + 1, problem)
-            return Verification(count, head, where)
-        return Verification(count, head)
+        last = expected - 1
+        if head != f"{last}:{prev}":
+            problem = f"head is {head}, the last entry {last}:{prev} (entries cut off)"
+            return Verification(count, head, ChainBreak("(head)", expected, problem), archived)
+        return Verification(count, head, None, archived)
+
+    def archive(self, before_ms: int, out: IO[bytes]) -> Archived | None:
+        """Write the entries appended before ``before_ms`` to ``out`` (JSON lines, as
+        :meth:`export`), fsync it, then trim them and keep the last one as the anchor.
+
+        Refuses (:class:`ValueError`) a chain that does not verify: its evidence stays where
+        ``verify`` can name it. None when nothing is that old. If the trim is refused (the
+        entries changed, or another archive ran meanwhile), nothing is trimmed and
+        :class:`RuntimeError` says so; the file written is then only a copy.
+        """
+        checked = self.verify()
+        if not checked.ok:
+            raise ValueError(f"the chain does not verify; nothing archived: {checked.broken}")
+        old_anchor = self.anchor() or ""
+        last: tuple[str, int, str] | None = None
+        count = 0
+        for entry_id, body, digest in self.entries("-", str(before_ms - 1)):
+            doc: dict[str, Any] = orjson.loads(body)
+            out.write(orjson.dumps({"id": entry_id, "hash": digest, **doc}) + b"\n")
+            last, count = (entry_id, int(doc["seq"]), digest), count + 1
+        if last is None:
+            return None
+        out.flush()
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            os.fsync(out.fileno())  # a file, not a pipe: on disk before anything is trimmed
+        entry_id, seq, digest = last
+        ms, _, n = entry_id.partition("-")
+        anchor = f"{seq}:{digest}"
+        done = self.client.eval(
+            _TRIM,
+            2,
+            self.key,
+            self.anchor_key,
+            entry_id,
+            digest,
+            anchor,
+            f"{ms}-{int(n) + 1}",
+            old_anchor,
+        )
+        if not int(cast("int", done)):
+            raise RuntimeError("the chain changed while archiving; nothing was trimmed")
+        log.info("audit chain archived through seq %d", seq)
+        return Archived(count, anchor)
 
     def export(self, start_ms: int | None, end_ms: int | None) -> Iterator[dict[str, Any]]:
         """Entries appended between two times (ms, inclusive), each with ``id`` and ``hash``."""

@@ -1,4 +1,5 @@
-"""``gateway audit verify`` and ``gateway audit export --from --to`` (JSON lines).
+"""``gateway audit verify``, ``gateway audit export --from --to`` (JSON lines) and
+``gateway audit archive --before -o FILE`` (export, then trim, keeping the chain's anchor).
 
 Exit codes as the rest of the CLI: 0 the chain is unbroken, 1 it is broken (the first bad entry
 is named), 2 configuration error.
@@ -58,7 +59,8 @@ def verify(config_path: Path | None) -> None:
     finally:
         service.close()
     if result.ok:
-        click.echo(f"ok: {result.entries} entries, unbroken; head {result.head}")
+        since = f" (after {result.archived} archived)" if result.archived else ""
+        click.echo(f"ok: {result.entries} entries{since}, unbroken; head {result.head}")
         return
     b = result.broken
     click.echo(
@@ -89,3 +91,41 @@ def export(
     finally:
         service.close()
     click.echo(f"{count} entries", err=True)
+
+
+@audit.command("archive")
+@_CONFIG
+@click.option(
+    "--before",
+    type=click.DateTime(),
+    required=True,
+    help="Archive the entries appended before this time (UTC); not in the future.",
+)
+@click.option(
+    "--output", "-o", type=click.File("wb"), required=True, help="The archive file to write."
+)
+def archive(config_path: Path | None, before: datetime, output: IO[bytes]) -> None:
+    """Write the entries older than --before to a file, then trim them from Redis.
+
+    The last archived entry becomes the chain's anchor, so ``verify`` still proves the rest
+    unbroken. Keep the file (and the printed anchor): it is the only copy of those entries.
+    """
+    before_ms = _ms(before)
+    assert before_ms is not None  # noqa: S101 - the option is required
+    if before_ms > int(datetime.now(tz=UTC).timestamp() * 1000):
+        raise click.UsageError("--before is in the future")
+    service = _open(config_path)
+    try:
+        try:
+            done = service.audit.archive(before_ms, output)
+        except (ValueError, RuntimeError) as exc:
+            click.echo(f"not archived: {exc}", err=True)
+            sys.exit(1)
+    finally:
+        service.close()
+    if done is None:
+        click.echo("nothing older than --before; nothing archived", err=True)
+        return
+    click.echo(
+        f"archived {done.entries} entries; the chain now starts after {done.anchor}", err=True
+    )

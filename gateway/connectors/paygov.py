@@ -309,6 +309,11 @@ class PayGovClient:
         }
         return self._sign(message, ANSWER_FIELDS)
 
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._http.is_closed
+
     def close(self) -> None:
         """Close the HTTP client."""
         self._http.close()

@@ -246,6 +246,11 @@ class VnpayClient:
             provider_txn=str(reply.get("vnp_TransactionNo") or "") or None,
         )
 
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._http.is_closed
+
     def close(self) -> None:
         """Close the HTTP client."""
         self._http.close()

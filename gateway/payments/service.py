@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from gateway.schemas.codes import OnlinePayment
 from gateway.schemas.payments import Payment, PaymentRequest, PaymentStatus, Provider
 from gateway.service import GatewayService
 
-__all__ = ["VNPAY_ANSWERS", "PaymentService", "SweepReport"]
+__all__ = ["SWEEP_TASK", "VNPAY_ANSWERS", "PaymentService", "SweepReport"]
 
 log = logging.getLogger("gateway.payments")
 
@@ -62,6 +63,7 @@ _NATIONAL_VALUE: dict[Provider, OnlinePayment] = {
     "vnpay": OnlinePayment.OTHER_GATEWAY,
 }
 _LEASE_MARGIN_MS = 5_000
+SWEEP_TASK = "payments-sweep"
 
 
 @dataclass
@@ -89,6 +91,9 @@ class PaymentService:
         self.gateway = gateway
         self.providers = dict(providers)
         self.store = store
+        # Set by close(): a sweep in progress stops at the next payment, so shutting down does
+        # not wait for hundreds of provider queries.
+        self._closing = threading.Event()
 
     @classmethod
     def build(
@@ -288,9 +293,12 @@ class PaymentService:
     def after_paid(self, payment_id: str) -> Reflected:
         """Reflect a paid payment in the national record and tell the client (idempotent)."""
         payment = self._get(payment_id)
-        reflected = reflect_payment(
-            self.gateway, payment.dossier_no, _NATIONAL_VALUE[payment.provider]
-        )
+        value = _NATIONAL_VALUE[payment.provider]
+        # Pinned first: a province state accepted from now on keeps the flag, and one being
+        # accepted right now conflicts and is built again with it; the patch below then
+        # covers every state accepted before the pin.
+        self.gateway.pin_payment_flag(payment.dossier_no, value)
+        reflected = reflect_payment(self.gateway, payment.dossier_no, value)
         self._notify(payment)
         if reflected in ("new", "dup", "refused"):
             self.store.done_after(payment.id)
@@ -347,6 +355,8 @@ class PaymentService:
         now = self.store.now_ms()
         stale_ms = self.settings.stale_after_seconds * 1000
         for pid in self.store.open_before(now - stale_ms):
+            if self._closing.is_set():
+                return report
             payment = self.store.get(pid)
             guarded = self.providers.get(payment.provider) if payment else None
             if payment is None or guarded is None:
@@ -375,6 +385,30 @@ class PaymentService:
                 report.reflected += 1
         return report
 
+    def attach(self) -> None:
+        """Have the gateway's workers run :meth:`periodic_sweep` every
+        ``sweep_interval_seconds`` (idempotent; :meth:`close` detaches)."""
+        self.gateway.periodic.add(
+            SWEEP_TASK, self.periodic_sweep, self.settings.sweep_interval_seconds
+        )
+
+    def periodic_sweep(self) -> SweepReport | None:
+        """The workers' stale sweep: :meth:`sweep`, unless another process already swept in
+        this interval (``None`` then)."""
+        if not self.store.claim_sweep(int(self.settings.sweep_interval_seconds * 1000)):
+            return None
+        report = self.sweep()
+        if report.queried or report.reflected or report.errors:
+            log.info(
+                "payments sweep queried=%d settled=%d failed=%d reflected=%d errors=%d",
+                report.queried,
+                report.settled,
+                report.failed,
+                report.reflected,
+                report.errors,
+            )
+        return report
+
     def bill(self, payment_id: str) -> bytes:
         """The receipt of a paid PayGov payment (``GET_BILL``)."""
         payment = self._get(payment_id)
@@ -388,6 +422,9 @@ class PaymentService:
         return guarded.call("GET_BILL", lambda: client.get_bill(payment.reference))
 
     def close(self) -> None:
-        """Close the provider clients."""
+        """Stop the periodic sweep (waiting for one in progress), then close the provider
+        clients."""
+        self._closing.set()
+        self.gateway.periodic.remove(SWEEP_TASK)
         for guarded in self.providers.values():
             guarded.client.close()

@@ -11,27 +11,39 @@ Key layout (``ns`` is the gateway's namespace)::
     ns:pay:after                 set: paid payments whose national record or webhook is due
     ns:pay:day:<yyyymmdd>        set: payments created that day (Vietnam time): reconciliation
     ns:pay:audit                 stream: refused callbacks and every settlement
+    ns:pay:sweep:next            string: when (ms) the next periodic stale sweep is due, across
+                                 every gateway process of the namespace
 
 Payments are financial records: nothing here expires.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 
 from gateway.mappers.paytime import format_pay_time
 from gateway.schemas.payments import Payment, PaymentRequest, Provider
 
-__all__ = ["ClaimResult", "PaymentStore", "SettleResult"]
+__all__ = ["Awaiting", "ClaimResult", "PaymentStore", "SettleResult"]
 
 ClaimCode = Literal["new", "resume", "busy", "existing", "mismatch"]
 SettleResult = Literal["settled", "already", "amount", "missing"]
+
+
+# KEYS[1]: the next due time (ms). ARGV: now (ms), interval (ms). 1 when the caller may sweep.
+_CLAIM_SWEEP = """
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]))
+return 1
+"""
 
 
 @cache
@@ -51,6 +63,17 @@ class ClaimResult:
     payment: Payment
 
 
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """Payments not yet confirmed (``creating`` or ``pending``), for the console."""
+
+    count: int
+    oldest_ms: int | None
+    by_provider: dict[str, int]
+    """Over the ``sampled`` oldest of them (all, unless there are more than the limit)."""
+    sampled: int
+
+
 class PaymentStore:
     """Typed access to the payment keys of one namespace."""
 
@@ -64,6 +87,17 @@ class PaymentStore:
         self._scripts = {
             n: client.register_script(_source(n)) for n in ("claim", "created", "settle")
         }
+
+    def claim_sweep(self, every_ms: int) -> bool:
+        """True for the one caller (of any process) whose periodic sweep is due now.
+
+        The due time is kept in Redis on the injected clock, not as a key's TTL: N worker
+        processes then query the providers once per interval, not N times, and tests that
+        advance the clock see the same rule.
+        """
+        return bool(
+            self.client.eval(_CLAIM_SWEEP, 1, self._key("sweep", "next"), self.now_ms(), every_ms)
+        )
 
     def now_ms(self) -> int:
         """Now, in ms since the epoch."""
@@ -171,6 +205,25 @@ class PaymentStore:
             self._key("open"), "-inf", created_before_ms, start=0, num=limit
         )
         return [_text(x) or "" for x in raw]  # type: ignore[arg-type]  # sync client: bytes members
+
+    def awaiting(self, limit: int = 5000) -> Awaiting:
+        """How many payments await confirmation, the oldest's creation time, and the
+        ``limit`` oldest by provider (one pipelined read: the console stays fast)."""
+        key = self._key("open")
+        count = int(self.client.zcard(key))
+        rows = cast(
+            "list[tuple[bytes, float]]", self.client.zrange(key, 0, limit - 1, withscores=True)
+        )
+        pipe = self.client.pipeline(transaction=False)
+        for pid, _ in rows:
+            pipe.hget(self._key(_text(pid) or ""), "provider")
+        providers = Counter(_text(p) or "unknown" for p in pipe.execute()) if rows else Counter()
+        return Awaiting(
+            count=count,
+            oldest_ms=int(rows[0][1]) if rows else None,
+            by_provider=dict(sorted(providers.items())),
+            sampled=len(rows),
+        )
 
     def due_after(self) -> list[str]:
         """Paid payments whose national record or webhook is still due."""

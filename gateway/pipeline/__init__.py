@@ -8,6 +8,7 @@
 - :mod:`~gateway.pipeline.breaker`, :mod:`~gateway.pipeline.retry`,
   :mod:`~gateway.pipeline.peers`: per-peer circuit breaker, retry policy and settings.
 - :mod:`~gateway.pipeline.metrics`: Redis-backed counters and the Prometheus collector.
+- :mod:`~gateway.pipeline.periodic`: other layers' tasks that the workers' sweeper runs.
 """
 
 from gateway.pipeline.breaker import BreakerConfig, BreakerState, CircuitBreaker
@@ -16,6 +17,7 @@ from gateway.pipeline.engine import DeliveryEngine, EngineSettings
 from gateway.pipeline.metrics import MetricsCollector, MetricsRecorder
 from gateway.pipeline.outbox import Accepted, Claim, DeliveryState, DeliveryStatus, Outbox
 from gateway.pipeline.peers import PeerDelivery
+from gateway.pipeline.periodic import Periodic, Periodics
 from gateway.pipeline.retry import RetryPolicy
 
 __all__ = [
@@ -34,5 +36,7 @@ __all__ = [
     "MetricsRecorder",
     "Outbox",
     "PeerDelivery",
+    "Periodic",
+    "Periodics",
     "RetryPolicy",
 ]

@@ -23,6 +23,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, TimeLimit
 
+from gateway.pipeline.periodic import Periodics
+
 __all__ = [
     "OPERATIONS_QUEUE",
     "QUEUE_NAME",
@@ -106,7 +108,8 @@ class WorkerPool:
 
     The sweeper releases expired leases and re-triggers queues with due work every
     ``sweep_interval`` seconds; it also refreshes this pool's heartbeat key in Redis, which
-    readiness checks read.
+    readiness checks read, and runs the ``periodic`` tasks that are due (each at its own
+    interval: the payments' stale sweep, for one).
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class WorkerPool:
         sweep: Callable[[], object],
         sweep_interval: float,
         heartbeat: Callable[[str, float], None],
+        periodic: Periodics | None = None,
     ) -> None:
         """``threads`` maps each dramatiq queue to the worker threads that consume it alone."""
         self.id = uuid.uuid4().hex[:12]
@@ -132,6 +136,7 @@ class WorkerPool:
         self._sweep = sweep
         self._interval = sweep_interval
         self._heartbeat = heartbeat
+        self.periodic = periodic if periodic is not None else Periodics()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -142,13 +147,18 @@ class WorkerPool:
         self._thread = threading.Thread(target=self._loop, name="gateway-sweeper", daemon=True)
         self._thread.start()
 
+    def tick(self) -> None:
+        """One round of the sweeper: heartbeat, sweep, then the periodic tasks that are due."""
+        try:
+            self._heartbeat(self.id, self._interval * 3)
+            self._sweep()
+        except Exception:  # the sweeper must outlive a Redis blip
+            log.exception("sweep failed; trying again in %.1fs", self._interval)
+        self.periodic.run_due()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self._heartbeat(self.id, self._interval * 3)
-                self._sweep()
-            except Exception:  # the sweeper must outlive a Redis blip
-                log.exception("sweep failed; trying again in %.1fs", self._interval)
+            self.tick()
             self._stop.wait(self._interval)
 
     def alive(self) -> bool:

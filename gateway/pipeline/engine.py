@@ -224,10 +224,14 @@ class DeliveryEngine:
                 self.connector.send(ch.spec, partition, items)
             except PeerError as exc:
                 self._record(exc)
+                if self.metrics is not None:
+                    self.metrics.observe_send(self.peer, failed=True)
                 self._failed(ch, partition, token, claims, exc, to_send)
                 return 0
             if self.breaker is not None:
                 self.breaker.record_success()
+            if self.metrics is not None:
+                self.metrics.observe_send(self.peer, failed=False)
         settled = self.outbox.complete(
             ch.id, partition, token, [(c.subject, c.ids) for c in claims]
         )

@@ -19,6 +19,7 @@ dossier number, an event id …)::
     ns:leases                 zset: "C|P|S" -> lease expiry (ms)
     ns:trig:C:P               string: a flush message is on its way (expires)
     ns:dl:<id> / ns:dl:index  dead letters: hash, and zset by time dead
+    ns:pins:C                 hash: subject -> a value later states must carry (_guard_pins.lua)
     ns:audit                  stream: operator actions
     ns:metrics                hash: cluster-wide counters, "<kind>|C[|reason]"
     ns:latency                hash: the delivery latency histogram
@@ -79,6 +80,10 @@ class Keys:
     def trigger(self, channel: str, partition: str) -> str:
         """The "a flush is on its way" mark of one queue."""
         return f"{self.ns}:trig:{channel}:{partition}"
+
+    def pins(self, channel: str) -> str:
+        """The pinned values of a channel's subjects (``Outbox.accept(pins=…)``)."""
+        return f"{self.ns}:pins:{channel}"
 
     def dead_letter(self, item_id: str) -> str:
         """One dead letter's hash."""

@@ -22,18 +22,49 @@ from prometheus_client.registry import Collector
 from gateway.pipeline.breaker import BreakerState, CircuitBreaker
 from gateway.pipeline.outbox import Outbox, text
 
-__all__ = ["LATENCY_BUCKETS", "MetricsCollector", "MetricsRecorder"]
+__all__ = ["LATENCY_BUCKETS", "RECENT_BUCKET_SECONDS", "MetricsCollector", "MetricsRecorder"]
 
 LATENCY_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 """Seconds from acceptance to delivery; the portal being down for hours is a real case."""
 
 
+RECENT_BUCKET_SECONDS = 60
+"""Send outcomes are counted per peer and minute (``ns:recent:<peer>:<minute>``), kept an hour."""
+_RECENT_KEEP_SECONDS = 3600
+
+
 class MetricsRecorder:
-    """Records delivery latencies into the Redis histogram."""
+    """Records delivery latencies into the Redis histogram, and each send's outcome into small
+    per-minute buckets that give the console a recent error rate (the counters above are
+    cumulative since they began)."""
 
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
         self.key = outbox.keys.latency
+
+    def _recent_key(self, peer: str, minute: int) -> str:
+        return f"{self.outbox.ns}:recent:{peer}:{minute}"
+
+    def observe_send(self, peer: str, *, failed: bool) -> None:
+        """One send to ``peer`` (a batch call): answered, or failed as the breaker counts it."""
+        minute = self.outbox.now_ms() // 1000 // RECENT_BUCKET_SECONDS
+        key = self._recent_key(peer, minute)
+        pipe = self.outbox.client.pipeline(transaction=False)
+        pipe.hincrby(key, "failed" if failed else "ok", 1)
+        pipe.expire(key, _RECENT_KEEP_SECONDS)
+        pipe.execute()
+
+    def recent_sends(self, peer: str, *, minutes: int = 15) -> tuple[int, int]:
+        """``(sends, failed)`` to ``peer`` over the last ``minutes`` (this one included)."""
+        now = self.outbox.now_ms() // 1000 // RECENT_BUCKET_SECONDS
+        pipe = self.outbox.client.pipeline(transaction=False)
+        for m in range(now - minutes + 1, now + 1):
+            pipe.hmget(self._recent_key(peer, m), "ok", "failed")
+        ok = failed = 0
+        for row in pipe.execute():
+            ok += int(row[0] or 0)
+            failed += int(row[1] or 0)
+        return ok + failed, failed
 
     def observe_latencies(self, now_ms: int, accepted_at_ms: Sequence[int]) -> None:
         """Add one observation per delivered item."""

@@ -8,7 +8,7 @@ item. Every state change is one Lua script (:mod:`.scripts`); the key layout is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -29,9 +29,14 @@ __all__ = [
     "DeliveryState",
     "DeliveryStatus",
     "Outbox",
+    "PinsChanged",
     "Settled",
     "text",
 ]
+
+
+class PinsChanged(Exception):
+    """A pin changed between the caller's read and the accept: nothing was stored."""
 
 
 class DeliveryState(StrEnum):
@@ -198,7 +203,13 @@ class Outbox:
     # -- intake --------------------------------------------------------------------------------
 
     def accept(
-        self, channel_id: str, partition: str, entries: Sequence[Entry], *, client: str
+        self,
+        channel_id: str,
+        partition: str,
+        entries: Sequence[Entry],
+        *,
+        client: str,
+        pins: Mapping[str, str] | None = None,
     ) -> list[Accepted]:
         """Store entries durably (one atomic call) and mark their subjects ready.
 
@@ -207,6 +218,10 @@ class Outbox:
         a guarded channel a status change the life cycle forbids (``transition``). An entry equal
         to one accepted before (same fingerprint) is a duplicate: same delivery id, no new work.
         Results are in input order.
+
+        ``pins`` (subject -> value, "" for none) are the pins (:meth:`pins`) the caller read and
+        built the entries from: if any changed meanwhile, nothing is stored and
+        :class:`PinsChanged` is raised.
         """
         ch = self.channels[channel_id]
         order = list(range(len(entries)))
@@ -219,12 +234,32 @@ class Outbox:
             flags = ",".join(e.flags) or "-"
             status = e.status or "-"
             args += [f"{e.subject} {e.fingerprint} {status} {e.order} {flags}", e.body]
-        raw = text(self.run("accept", ch, *args)) or ""
+        script = "accept"
+        if pins is not None:
+            script = "accept_pinned"
+            for subject, value in pins.items():
+                args += [subject, value]
+            args.append(len(pins))
+        raw = text(self.run(script, ch, *args)) or ""
+        if raw == "conflict":
+            raise PinsChanged(channel_id)
         out: list[Accepted | None] = [None] * len(entries)
         for i, line in zip(order, raw.split("\n"), strict=True):
             code, rid, extra = line.split(" ")
             out[i] = Accepted(i, entries[i].subject, None if rid == "-" else rid, code, extra)
         return [a for a in out if a is not None]
+
+    def pins(self, channel_id: str, subjects: Iterable[str]) -> dict[str, str]:
+        """The pinned value of each subject ("" for none)."""
+        wanted = list(dict.fromkeys(subjects))
+        if not wanted:
+            return {}
+        raw = self.client.hmget(self.keys.pins(channel_id), wanted)
+        return {s: text(v) or "" for s, v in zip(wanted, raw, strict=True)}
+
+    def pin(self, channel_id: str, subject: str, value: str) -> None:
+        """Pin ``value`` on ``subject``: accepts with pins read before this one now conflict."""
+        self.client.hset(self.keys.pins(channel_id), subject, value)
 
     # -- delivery ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ __all__ = ["NAMES", "source"]
 
 NAMES = (
     "accept",
+    "accept_pinned",
     "claim",
     "complete",
     "deadletter",
@@ -25,6 +26,8 @@ NAMES = (
     "solo",
 )
 _SETTLING = frozenset({"complete", "deadletter", "reschedule", "solo"})
+# Scripts that are another script behind a guard fragment: name -> (fragment, script).
+_GUARDED = {"accept_pinned": ("_guard_pins", "accept")}
 
 
 def _read(name: str) -> str:
@@ -39,5 +42,5 @@ def source(name: str) -> str:
     parts = [_read("_prelude")]
     if name in _SETTLING:
         parts.append(_read("_each"))
-    parts.append(_read(name))
+    parts.extend(_read(n) for n in _GUARDED.get(name, (name,)))
     return "\n".join(parts)

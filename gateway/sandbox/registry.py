@@ -104,8 +104,11 @@ def _webhook_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
 
 def _build_population(options: SandboxOptions) -> Simulator:
     from gateway.sandbox.population import PopulationPeer
+    from gateway.testing.population import PopulationSimulator
 
-    return PopulationPeer()
+    simulator = PopulationSimulator.from_seed(faults=options.faults)
+    simulator.set_down("population" in options.down)
+    return PopulationPeer(simulator)
 
 
 def _population_snippet(sim: Simulator, url: str, options: SandboxOptions) -> str:
@@ -126,6 +129,11 @@ def _population_snippet(sim: Simulator, url: str, options: SandboxOptions) -> st
             f"client_secret = {_q(secret)}",
             f"integration_code = {_q(config.integration_code)}",
             f"service_code = {_q(config.service_code)}",
+            "",
+            "# Which clients may ask, and which fields of a matching record they get back",
+            '# ("verify" for match or mismatch only). Without an entry, a client gets 403.',
+            "[identity.entitlements]",
+            f'{_q(options.client_id)} = ["HoVaTen", "NgayThangNamSinh", "ThuongTru"]',
         ]
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -404,3 +405,44 @@ def test_the_app_wires_the_evaluations_recount(service: GatewayService) -> None:
     identity = app.state.identity
     assert isinstance(identity, IdentityService)
     assert identity.on_dossier_check == service.evaluations.refresh_idchecks
+
+
+def test_the_console_shows_look_ups_per_hour_and_outcome(gw: ApiClient) -> None:
+    """Two matches, a mismatch and an invalid number: the console's identity panel counts
+    them in this hour's row, server-rendered, and the page stays small."""
+    from tests.api.test_console import Browser
+
+    gw.post("/v1/identity:verify", json=AN, headers=PROV)
+    gw.post("/v1/identity:verify", json=AN, headers=PROV)
+    gw.post("/v1/identity:verify", json={**AN, "full_name": "Nguyễn Văn Ân"}, headers=PROV)
+    gw.post("/v1/identity:verify", json={**AN, "id_number": "001290012345"}, headers=PROV)
+    browser = Browser(gw)
+    browser.login()
+    page = browser.get("/console")
+    assert page.status_code == 200
+    assert 'id="identity-total">4<' in page.text
+    rows = re.findall(r"<tr><td>\d\d-\d\d \d\d:00</td>(.*?)</tr>", page.text)
+    assert rows == ["<td>2</td><td>1</td><td>1</td><td>0</td>"]  # match mismatch invalid unavail.
+    assert len(page.content) < 1024 * 1024
+
+
+def test_the_app_closes_the_population_connector_on_shutdown(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifespan's shutdown closes the identity service's connector."""
+    import anyio
+
+    closed: list[bool] = []
+    identity = app.state.identity
+
+    async def aclose() -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(identity, "aclose", aclose)
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            assert closed == []
+
+    anyio.run(serve)
+    assert closed == [True]

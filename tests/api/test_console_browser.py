@@ -7,6 +7,7 @@ written to ``tests/artifacts/console.png`` (a CI artefact; the directory is not 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import threading
@@ -64,8 +65,12 @@ def base_url(service: GatewayService) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
     """Headless Debian chromium through the Debian driver (paths given explicitly)."""
+    # Selenium's wire log (DEBUG) repeats every key typed, the operator's API key included:
+    # the test's own harness, not the gateway, but the run's logs must hold no secret either.
+    wire = logging.getLogger("selenium.webdriver.remote.remote_connection")
+    monkeypatch.setattr(wire, "level", logging.INFO)
     options = webdriver.ChromeOptions()
     options.binary_location = _binary("chromium", "chromium-browser")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
@@ -106,6 +111,10 @@ def test_operator_replays_and_discards_in_the_browser(
     browser.find_element(By.ID, "api_key").send_keys("ops-key")
     browser.find_element(By.ID, "login").click()
     assert browser.find_element(By.ID, "operator").text == "ops"
+    # The peers' error rate is of the last minutes: the two refused sends of just now.
+    peers = browser.find_element(By.ID, "peers").text
+    assert "failed sends (last 15 min)" in peers
+    assert "100.0% of" in peers
     browser.find_element(By.LINK_TEXT, "Dead letters").click()
     assert "2 matching" in browser.page_source
     ARTIFACTS.mkdir(exist_ok=True)

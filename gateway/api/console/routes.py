@@ -8,6 +8,7 @@ allows only this origin's stylesheet (CSP); pages are bounded (50 letters, a cap
 
 from __future__ import annotations
 
+import logging
 import secrets
 import urllib.parse
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from gateway.api.console.letters import summarise
 from gateway.api.console.sessions import COOKIE, ConsoleSession, ConsoleSessions
 from gateway.api.deps import get_service
 from gateway.api.native import ID_PATTERN
+from gateway.api.throttle import LoginAttempt, LoginThrottle
 from gateway.errors import NotFoundError
 from gateway.pipeline.deadletters import DeadLetterFilter
 from gateway.service import GatewayService
@@ -33,6 +35,7 @@ __all__ = ["STATIC_DIR", "router"]
 
 STATIC_DIR = FilePath(__file__).parent / "static"
 PAGE_SIZE = 50
+RECENT_MINUTES = 15
 RECORD_CHARS = 64 * 1024
 _LOGIN_COOKIE = "gw_console_login"
 _FORM_BYTES = 16 * 1024
@@ -45,6 +48,7 @@ _HEADERS = {
     "Cache-Control": "no-store",
 }
 
+log = logging.getLogger("gateway.api.console")
 router = APIRouter(prefix="/console", include_in_schema=False)
 Gateway = Annotated[GatewayService, Depends(get_service)]
 LetterId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -125,7 +129,10 @@ def _common(gateway: GatewayService, session: ConsoleSession) -> dict[str, Any]:
 # -- login -------------------------------------------------------------------------------------
 
 
-_LOGIN_ERRORS = {"key": "not an operator key"}
+_LOGIN_ERRORS = {
+    "key": "not an operator key",
+    "wait": "too many failed logins: try again later",
+}
 
 
 @router.get("/login")
@@ -147,9 +154,27 @@ def login(request: Request, gateway: Gateway, form: Form) -> Response:
     given, expected = form.get("csrf", ""), request.cookies.get(_LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(given.encode(), expected.encode()):
         return _forbidden("the login form's CSRF token is missing or wrong: reload the page")
-    client = gateway.settings.client_by_key(form.get("api_key", "").strip())
+    key = form.get("api_key", "").strip()
+    # The DVCQG login's limiter ([login] settings), under its own keys: a province system
+    # mistyping its DVCQG password does not lock the operators on its address out, nor the
+    # reverse. The "username" is the key tried (hashed in the key name, never stored).
+    throttle = LoginThrottle(
+        gateway.client,
+        namespace=f"{gateway.settings.namespace}:console",
+        settings=gateway.settings.login,
+    )
+    attempt = throttle.admit(key, request.client.host if request.client else "unknown")
+    if not isinstance(attempt, LoginAttempt):
+        log.info("console login throttled")
+        page = login_page(error="wait")
+        page.status_code = 429
+        page.headers["Retry-After"] = str(attempt)
+        return page
+    client = gateway.settings.client_by_key(key)
     if client is None or not client.operator:
+        log.info("console login refused")
         return _redirect("/console/login?error=key")
+    throttle.succeeded(attempt)
     token = _sessions(gateway).open(client.id, _binding(request))
     response = _redirect("/console")
     secure = request.url.scheme == "https"
@@ -180,9 +205,50 @@ def logout(request: Request, gateway: Gateway, session: Session, form: Form) -> 
 # -- overview ----------------------------------------------------------------------------------
 
 
+def _payments_panel(request: Request) -> dict[str, Any] | None:
+    """Payments awaiting confirmation, when payments are configured."""
+    payments = getattr(request.app.state, "payments", None)
+    if payments is None:
+        return None
+    awaiting = payments.store.awaiting()
+    oldest = None
+    if awaiting.oldest_ms is not None:
+        oldest = _when(awaiting.oldest_ms / 1000)
+    return {
+        "count": awaiting.count,
+        "oldest": oldest,
+        "by_provider": awaiting.by_provider,
+        "sampled": awaiting.sampled,
+        "stale_after": payments.settings.stale_after_seconds,
+    }
+
+
+_OUTCOMES = ("match", "mismatch", "invalid", "unavailable")
+
+
+def _identity_panel(request: Request) -> dict[str, Any] | None:
+    """Identity look-ups per hour and outcome (last 24 h), when identity checks exist."""
+    identity = getattr(request.app.state, "identity", None)
+    if identity is None:
+        return None
+    rows = []
+    totals: list[tuple[int, float]] = []
+    for hour, counts in identity.volumes(hours=24):
+        start = datetime.fromtimestamp(hour * 3600, tz=UTC).strftime("%m-%d %H:00")
+        rows.append({"hour": start, **{o: counts.get(o, 0) for o in _OUTCOMES}})
+        totals.append((hour * 3600, float(sum(counts.values()))))
+    return {
+        "outcomes": _OUTCOMES,
+        "rows": [r for r in rows if any(r[o] for o in _OUTCOMES)],
+        "total": int(sum(v for _, v in totals)),
+        "chart": line_chart(totals, title="look-ups/hour"),
+    }
+
+
 @router.get("")
-def overview(gateway: Gateway, session: Session) -> HTMLResponse:
-    """Peers' health, per channel depths, counters and the last hours as charts."""
+def overview(request: Request, gateway: Gateway, session: Session) -> HTMLResponse:
+    """Peers' health, per channel depths, counters and the last hours as charts; payments
+    awaiting confirmation and identity-check volumes, where those are configured."""
     history = History(gateway.outbox)
     history.sample()
     series = history.series()
@@ -213,9 +279,10 @@ def overview(gateway: Gateway, session: Session) -> HTMLResponse:
         )
     peers = gateway.peer_health()
     for name, p in peers.items():
-        sent = sum(c["delivered"] + c["retried"] + c["dead"] for c in channels if c["peer"] == name)
-        failed = sum(c["retried"] + c["dead"] for c in channels if c["peer"] == name)
-        p["error_rate"] = f"{failed / sent:.1%}" if sent else "—"
+        # Sends (batch calls) in the last minutes, from every process: a peer that failed all
+        # morning and has been fine for an hour shows 0 %, not its lifetime average.
+        sent, failed = gateway.recorder.recent_sends(name, minutes=RECENT_MINUTES)
+        p["error_rate"] = f"{failed / sent:.1%} of {sent}" if sent else "no sends"
         if p["last_success"]:
             p["last_success"] = _when(p["last_success"])
     audit = gateway.audit
@@ -228,6 +295,9 @@ def overview(gateway: Gateway, session: Session) -> HTMLResponse:
         dead_letters=gateway.outbox.dead_letter_count(),
         audit_state=audit_state,
         refresh=30,
+        recent_minutes=RECENT_MINUTES,
+        payments=_payments_panel(request),
+        identity=_identity_panel(request),
         **_common(gateway, session),
     )
 
