@@ -24,9 +24,7 @@ from .strategies import national_dossier_dicts
 # Text XML 1.0 can carry: no control characters but tab and newline, no surrogates. Carriage
 # returns are included: lxml writes them as &#13; so they survive the parser's newline rule.
 _xml_text = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
-    )
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
     | st.sampled_from("\t\n\r"),
     max_size=40,
 )
@@ -101,8 +99,7 @@ def test_control_character_is_refused_naming_the_field() -> None:
 def test_doctype_is_refused_when_read() -> None:
     """A document with a DTD (entity expansion) is refused, never expanded."""
     evil = (
-        '<?xml version="1.0"?><!DOCTYPE hoSo [<!ENTITY x "boom">]>'
-        "<hoSo><maHoSo>&x;</maHoSo></hoSo>"
+        '<?xml version="1.0"?><!DOCTYPE hoSo [<!ENTITY x "boom">]><hoSo><maHoSo>&x;</maHoSo></hoSo>'
     )
     with pytest.raises(UnsafeXMLError):
         read_registration_xml(evil)

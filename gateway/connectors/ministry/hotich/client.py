@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.connectors.ministry._jsoncall import call_json
+from gateway.connectors.ministry.http import post_json
 from gateway.errors import PeerError, PeerReplyError, PermanentPeerError, TransientPeerError
 from gateway.mappers.dates import format_lltp_date
 from gateway.mappers.hotich_xml import build_registration_xml
@@ -36,7 +36,18 @@ from gateway.schemas.hotich import (
     HoTichResult,
 )
 
-__all__ = ["SYSTEM", "HoTichClient", "HoTichConfig", "HoTichReplyFields", "classify"]
+__all__ = [
+    "CATALOGUE",
+    "CHANGES",
+    "REGISTER",
+    "RESULT",
+    "STATE",
+    "SYSTEM",
+    "HoTichClient",
+    "HoTichReplyFields",
+    "HoTichSettings",
+    "classify",
+]
 
 SYSTEM = "hotich"
 _M = TypeVar("_M", bound=BaseModel)
@@ -59,25 +70,22 @@ class HoTichReplyFields(BaseModel):
     data: str = "data"
 
 
-class HoTichConfig(BaseModel):
-    """The civil-status service as reached through the LGSP."""
+class HoTichSettings(BaseModel):
+    """The hộ tịch part of ``[peers.<system>] options``: who we are and how replies read."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base_url: str = Field(pattern=r"^https?://", description="…/apiHoTichTuPhap/")
     agency_code: str = Field(min_length=1, description="maDonVi: the registering office")
-    connect_timeout: float = Field(3.0, gt=0)
-    read_timeout: float = Field(15.0, gt=0)
-    max_reply_bytes: int = Field(2 * 1024 * 1024, gt=0)
     fields: HoTichReplyFields = HoTichReplyFields()
+    feed_modules: tuple[HoTichModule, ...] = ()
+    """Registers whose ``dsHoSoDangKy`` is read as the changed-cases feed (none: poll only)."""
+    feed_days: int = Field(2, ge=1, le=31)
+    """How many days back the feed asks (``ngayCapNhat``); repeats are harmless."""
 
-    @property
-    def max_call_seconds(self) -> float:
-        """The longest one call can take with these timeouts."""
-        return self.connect_timeout + self.read_timeout
 
-
-def classify(code: str | None, *, operation: str, message: str = "") -> PeerError:
+def classify(
+    code: str | None, *, operation: str, message: str = "", system: str = SYSTEM
+) -> PeerError:
     """The exception for a reply with status 0 and error ``code``.
 
     Permanent: 100, 101, 106, 108, 302, 500, 201 (no such record: the caller asked for a case
@@ -87,36 +95,23 @@ def classify(code: str | None, *, operation: str, message: str = "") -> PeerErro
     text = f"error {code}: {message}" if message else f"error {code}"
     if code == HoTichErrorCode.NOT_COMPLETE:
         return TransientPeerError(
-            f"{text} (ask again later)", system=SYSTEM, operation=operation, peer_code=code
+            f"{text} (ask again later)", system=system, operation=operation, peer_code=code
         )
     if code in HOTICH_PERMANENT_CODES or code == HoTichErrorCode.NOT_FOUND:
-        return PermanentPeerError(text, system=SYSTEM, operation=operation, peer_code=code)
-    return PermanentPeerError(f"unknown {text}", system=SYSTEM, operation=operation, peer_code=code)
+        return PermanentPeerError(text, system=system, operation=operation, peer_code=code)
+    return PermanentPeerError(f"unknown {text}", system=system, operation=operation, peer_code=code)
 
 
 class HoTichClient:
-    """A synchronous client, safe to share between threads (one httpx pool).
-
-    ``auth`` adds the LGSP's bearer token (an ``httpx.Auth``, refreshed by its owner);
-    ``transport`` replaces the network (respx, or a sandbox simulator's transport).
+    """The service's calls over ``http``, an ``httpx.Client`` carrying the base URL
+    (``…/apiHoTichTuPhap/``), timeouts and the LGSP's OAuth2 auth (the framework's
+    :func:`~gateway.connectors.ministry.system_client`). Thread-safe; owns no connections.
     """
 
-    system = SYSTEM
-
-    def __init__(
-        self,
-        config: HoTichConfig,
-        *,
-        auth: httpx.Auth | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.config = config
-        self._http = httpx.Client(
-            base_url=config.base_url.rstrip("/") + "/",
-            auth=auth,
-            transport=transport,
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        )
+    def __init__(self, http: httpx.Client, settings: HoTichSettings, *, system: str = SYSTEM):
+        self.settings = settings
+        self.system = system
+        self._http = http
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -127,7 +122,7 @@ class HoTichClient:
         subclasses (transient with ``ambiguous`` when the call may have opened a case).
         """
         body = {
-            "maDonVi": self.config.agency_code,
+            "maDonVi": self.settings.agency_code,
             "module": registration.module.value,
             "maHoSo": registration.dossier_no,
             "ngayTiepNhan": format_lltp_date(registration.received_on),
@@ -138,7 +133,7 @@ class HoTichClient:
     def state(self, dossier_no: str) -> HoTichCaseState | None:
         """``traTrangThaiHoSo``: the registration's status; ``None`` when the ministry holds no
         record under ``dossier_no`` (error 201)."""
-        body = {"maDonVi": self.config.agency_code, "maHoSo": dossier_no}
+        body = {"maDonVi": self.settings.agency_code, "maHoSo": dossier_no}
         data = self._call(STATE, body, writes=False, absent=HoTichErrorCode.NOT_FOUND)
         if data is _ABSENT:
             return None
@@ -150,7 +145,7 @@ class HoTichClient:
         A missing record (201) raises PermanentPeerError: a result was asked for a case that
         does not exist.
         """
-        body = {"maDonVi": self.config.agency_code, "maHoSo": dossier_no}
+        body = {"maDonVi": self.settings.agency_code, "maHoSo": dossier_no}
         data = self._call(RESULT, body, writes=False, absent=HoTichErrorCode.NOT_COMPLETE)
         if data is _ABSENT:
             return None
@@ -160,20 +155,26 @@ class HoTichClient:
         """``dsHoSoDangKy``: registrations of ``module`` changed since ``since`` (a day)."""
         body = {"module": module.value, "ngayCapNhat": format_lltp_date(since)}
         data = self._call(CHANGES, body, writes=False)
-        return tuple(self._model(HoTichChange, item, CHANGES) for item in _listed(data, CHANGES))
+        return tuple(
+            self._model(HoTichChange, item, CHANGES) for item in self._listed(data, CHANGES)
+        )
 
     def catalogue(self, kind: HoTichCatalogue) -> tuple[HoTichCatalogueEntry, ...]:
         """``danhMuc``: one catalogue (nationalities, countries, ethnicities, places, papers)."""
         data = self._call(CATALOGUE, {"loaiDanhMuc": int(kind)}, writes=False)
         return tuple(
-            self._model(HoTichCatalogueEntry, item, CATALOGUE) for item in _listed(data, CATALOGUE)
+            self._model(HoTichCatalogueEntry, item, CATALOGUE)
+            for item in self._listed(data, CATALOGUE)
         )
 
-    def close(self) -> None:
-        """Release connections."""
-        self._http.close()
-
     # -- the envelope ----------------------------------------------------------------------
+
+    def _listed(self, data: Any, operation: str) -> list[Any]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise PeerReplyError("reply_shape", system=self.system, operation=operation)
+        return data
 
     def _call(
         self,
@@ -183,37 +184,27 @@ class HoTichClient:
         writes: bool,
         absent: HoTichErrorCode | None = None,
     ) -> Any:
-        reply = call_json(
-            self._http,
-            "POST",
-            operation,
-            system=SYSTEM,
-            operation=operation,
-            writes=writes,
-            max_bytes=self.config.max_reply_bytes,
-            json_body=body,
-        )
-        f = self.config.fields
-        if not isinstance(reply.body, dict):
-            raise PeerReplyError("reply_shape", system=SYSTEM, operation=operation)
-        status = reply.body.get(f.status)
+        reply = post_json(self._http, self.system, operation, body, writes=writes)
+        f = self.settings.fields
+        status = reply.get(f.status)
         if status in (1, "1"):
-            return reply.body.get(f.data)
+            return reply.get(f.data)
         if status not in (0, "0"):
-            raise PeerReplyError("reply_status", system=SYSTEM, operation=operation)
-        raw_code = reply.body.get(f.error_code)
+            raise PeerReplyError("reply_status", system=self.system, operation=operation)
+        raw_code = reply.get(f.error_code)
         code = None if raw_code is None else str(raw_code)
         if absent is not None and code == absent:
             return _ABSENT
-        raise classify(code, operation=operation, message=str(reply.body.get(f.message) or ""))
+        raise classify(
+            code, operation=operation, message=str(reply.get(f.message) or ""), system=self.system
+        )
 
-    @staticmethod
-    def _model(model: type[_M], data: Any, operation: str) -> _M:
+    def _model(self, model: type[_M], data: Any, operation: str) -> _M:
         try:
             return model.model_validate(data)
         except ValidationError:
             # The peer's values are not quoted: they may carry personal data.
-            raise PeerReplyError("reply_shape", system=SYSTEM, operation=operation) from None
+            raise PeerReplyError("reply_shape", system=self.system, operation=operation) from None
 
 
 class _Absent:
@@ -221,11 +212,3 @@ class _Absent:
 
 
 _ABSENT = _Absent()
-
-
-def _listed(data: Any, operation: str) -> list[Any]:
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise PeerReplyError("reply_shape", system=SYSTEM, operation=operation)
-    return data
