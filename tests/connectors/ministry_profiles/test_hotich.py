@@ -255,7 +255,8 @@ def test_hand_over_then_progress_to_a_result(h: Harness) -> None:
     result = h.profile.result(ref)
     assert result is not None
     assert result.number == "HT-KQ-000001"
-    assert result.url and result.url.endswith(".pdf")
+    assert result.url is not None
+    assert result.url.endswith(".pdf")
     assert h.sim.ledger()["cases_opened"] == 1
 
 
@@ -331,7 +332,8 @@ def test_supplement_carries_what_is_missing(h: Harness) -> None:
     status = h.profile.find(CaseRef(dossier_no=ho.dossier_no))
     assert status is not None
     assert (status.status, status.state) == ("2", CaseState.SUPPLEMENT_REQUESTED)
-    assert status.detail and "Bổ sung" in status.detail
+    assert status.detail is not None
+    assert "Bổ sung" in status.detail
 
 
 def test_feed_lists_changes_and_repeats_harmlessly(h: Harness) -> None:
