@@ -1,9 +1,9 @@
-"""One JSON call to a ministry service through the LGSP, for the profiles of this package.
+"""One call of the generic REST profile: any method, a status the profile expects (a 404 for
+"no such case") let through, the body read no further than a byte limit.
 
-What every JSON profile (hộ tịch, generic REST) needs at the boundary, said once: a body read
-no further than a byte limit, httpx failures and HTTP statuses translated into our error tree
-(:mod:`gateway.connectors._http`), and a reply that is not a JSON object refused as
-:class:`~gateway.errors.PeerReplyError`.
+The framework's :func:`~gateway.connectors.ministry.post_json` posts only and treats every
+non-2xx as a failure; a REST ministry says "not found" and "already exists" with statuses, so
+this is its wider sibling, with the same classification (:mod:`gateway.connectors._http`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from gateway.connectors._http import status_error, transport_error
-from gateway.errors import PeerReplyError
+from gateway.errors import PeerAuthError, PeerReplyError
 
 __all__ = ["JsonReply", "call_json"]
 
@@ -59,9 +59,10 @@ def call_json(
 ) -> JsonReply:
     """Send one request and read its JSON reply.
 
-    ``writes`` says whether the call changes state at the peer (then a failure after sending is
-    ``ambiguous``). A status in ``accept_statuses`` (a REST peer's 404 for "no such case") is
-    returned like a 2xx, its body ``None`` when it is not JSON. Raises TransientPeerError,
+    ``url`` is relative to the client's base URL. ``writes`` says whether the call changes
+    state at the peer (then a failure after sending is ``ambiguous``). A status in
+    ``accept_statuses`` (a REST peer's 404 for "no such case") is returned like a 2xx, its
+    body ``None`` when it is not JSON. Raises TransientPeerError, PeerAuthError (401/403),
     PermanentPeerError, PeerReplyError (``reply_too_large``, ``reply_not_json``) and
     ConfigurationError (an unusable URL).
     """
@@ -73,6 +74,14 @@ def call_json(
     try:
         with client.stream(method, url, content=content, headers=all_headers) as response:
             accepted = response.status_code in accept_statuses
+            if not accepted and response.status_code in (401, 403):
+                # After the auth's own refresh: our credentials, never the dossier's fault.
+                raise PeerAuthError(
+                    f"HTTP {response.status_code}: the LGSP refused our token",
+                    system=system,
+                    operation=operation,
+                    status=response.status_code,
+                )
             if not accepted:
                 failure = status_error(response, system=system, operation=operation, writes=writes)
                 if failure is not None:
