@@ -153,16 +153,7 @@ class RestMinistrySimulator:
             return json_answer(view)
         if view["status"] != "completed":
             return json_answer({"error": "no result yet", "status": view["status"]}, 409)
-        return json_answer(
-            {
-                **view,
-                "result": {
-                    "number": case.result_no,
-                    "issuedAt": view["updatedAt"],
-                    "url": f"https://rest.sandbox/results/{case.case_id}.pdf",
-                },
-            }
-        )
+        return json_answer(view)
 
     def _view(self, case: SimCase) -> dict[str, Any]:
         now = self.clock()
@@ -175,6 +166,12 @@ class RestMinistrySimulator:
         }
         if view["status"] == "supplement":
             view["note"] = "Bổ sung bản sao giấy tờ"
+        if view["status"] == "completed":
+            view["result"] = {
+                "number": case.result_no,
+                "issuedAt": view["updatedAt"],
+                "url": f"https://rest.sandbox/results/{case.case_id}.pdf",
+            }
         return view
 
     # -- callbacks ---------------------------------------------------------------------------

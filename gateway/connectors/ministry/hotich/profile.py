@@ -11,7 +11,8 @@
   3 → processing (eligible, not registered yet), 4 → completed, 0 → refused.
 - Feed: ``dsHoSoDangKy`` per configured register over the last ``feed_days`` days; it has no
   acknowledgement, so entries repeat and the framework's fingerprint makes them harmless.
-- Result: ``ketQuaDangKyHS`` once completed (error 200 while it is not).
+- Result: ``ketQuaDangKyHS`` once completed (error 200 while it is not), fetched with the
+  completed status itself (from a poll or the feed), since tracking ends there.
 
 Configuration: route ``options = { module = "KS" }``; system ``options = { agency_code = "…",
 feed_modules = ["KS"] }`` (:class:`~gateway.connectors.ministry.hotich.client.HoTichSettings`).
@@ -136,7 +137,15 @@ class HoTichProfile:
             state=HOTICH_STATES[state.status],
             changed_at=_day(state.updated_on),
             detail=state.supplement if state.status is HoTichStatus.SUPPLEMENT else state.note,
+            result=self._settled(ref.dossier_no, state.status),
         )
+
+    def _settled(self, dossier_no: str, status: HoTichStatus) -> CaseResult | None:
+        # A completed status carries its result: tracking stops at a terminal state, so the
+        # result is fetched with the status that ends the case.
+        if status is not HoTichStatus.COMPLETED:
+            return None
+        return self.result(CaseRef(dossier_no=dossier_no))
 
     def changes(self) -> Sequence[CaseStatus]:
         """``dsHoSoDangKy`` for every configured register, over the last ``feed_days`` days."""
@@ -151,6 +160,7 @@ class HoTichProfile:
                         status=str(int(change.status)),
                         state=HOTICH_STATES[change.status],
                         changed_at=_day(change.updated_on),
+                        result=self._settled(change.dossier_no, change.status),
                     )
                 )
         return out

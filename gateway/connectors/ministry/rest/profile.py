@@ -11,7 +11,9 @@ honours one, an ``Idempotency-Key`` header; a ministry that de-duplicates by it 
 A ministry whose API does not fit is one small module: subclass :class:`RestCaseProfile` and
 override :meth:`~RestCaseProfile.submit_body` or a ``read_*`` method (the README's "Adding a
 ministry"). Callbacks (a ministry pushing status changes) are read with the status fields: one
-JSON object or a list of them, each naming the receipt key.
+JSON object or a list of them, each naming the receipt key. A completed status carries its
+result (the result fields read from the same object, else the result call), because tracking
+ends at a terminal state; a completed callback must therefore carry the result fields.
 """
 
 from __future__ import annotations
@@ -188,6 +190,9 @@ class RestCaseProfile:
             raise PeerReplyError(
                 "changed_at_format", system=self.system.name, operation=operation
             ) from None
+        result = None
+        if state is CaseState.COMPLETED and pick(data, s.result_fields.number) is not None:
+            result = self.read_result(data, operation)
         return CaseStatus(
             dossier_no=dossier_no,
             status=code,
@@ -195,6 +200,7 @@ class RestCaseProfile:
             case_id=_str(pick(data, s.case_id_field)),
             changed_at=changed_at,
             detail=_str(pick(data, s.detail_field)),
+            result=result,
         )
 
     def read_result(self, data: Any, operation: str) -> CaseResult:
@@ -245,7 +251,12 @@ class RestCaseProfile:
             return None
         status = self.read_status(ref.dossier_no, reply, "status")
         if status.case_id is None and ref.case_id is not None:
-            return CaseStatus(**{**_fields(status), "case_id": ref.case_id})
+            status = CaseStatus(**{**_fields(status), "case_id": ref.case_id})
+        if status.state is CaseState.COMPLETED and status.result is None:
+            # Tracking ends at a terminal state: the completed status carries its result.
+            found = self.result(ref)
+            if found is not None:
+                status = CaseStatus(**{**_fields(status), "result": found})
         return status
 
     def result(self, ref: CaseRef) -> CaseResult | None:

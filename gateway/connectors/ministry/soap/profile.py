@@ -252,7 +252,13 @@ class SoapCaseProfile:
             if absent.kind == "not_found":
                 return None
             raise self._refusal(op) from None
-        return self._read(lambda: self.read_status(ref, reply), op)
+        status = self._read(lambda: self.read_status(ref, reply), op)
+        if status.state is CaseState.COMPLETED and status.result is None:
+            # Tracking ends at a terminal state: the completed status carries its result.
+            found = self.result(ref)
+            if found is not None:
+                status = _with_result(status, found)
+        return status
 
     def result(self, ref: CaseRef) -> CaseResult | None:
         """The result; ``None`` on a "not ready" fault."""
@@ -357,6 +363,11 @@ class SoapCaseProfile:
         if value in (None, ""):
             return None
         return parse_dvcqg_datetime(str(value))
+
+
+def _with_result(status: CaseStatus, result: CaseResult) -> CaseStatus:
+    fields = {name: getattr(status, name) for name in CaseStatus.__slots__}
+    return CaseStatus(**{**fields, "result": result})
 
 
 def _str(value: object) -> str | None:
