@@ -375,3 +375,15 @@ def test_bad_system_options_are_a_configuration_error(h: Harness) -> None:
 def test_profile_class_is_exported() -> None:
     """The profile class is public for provinces' own tests."""
     assert HoTichProfile.operation == "dangKyHoTich"
+
+
+def test_feed_repeats_do_not_refetch_the_result(h: Harness) -> None:
+    """A completed entry repeats on every feed read; its result is fetched once."""
+    ho = handover(KS)
+    h.profile.hand_over(ho)
+    h.advance(120)
+    first = h.profile.changes()
+    again = h.profile.changes()
+    assert first[0].result is not None
+    assert again[0].result == first[0].result
+    assert h.sim.calls["ketQuaDangKyHS"] == 1

@@ -20,6 +20,8 @@ feed_modules = ["KS"] }`` (:class:`~gateway.connectors.ministry.hotich.client.Ho
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,6 +58,9 @@ HOTICH_STATES: Mapping[HoTichStatus, CaseState] = {
     HoTichStatus.COMPLETED: CaseState.COMPLETED,
     HoTichStatus.ERROR: CaseState.REFUSED,
 }
+
+
+_RESULTS_KEPT = 4096
 
 
 class HoTichRouteOptions(BaseModel):
@@ -99,6 +104,10 @@ class HoTichProfile:
         self._system = system
         self._settings = settings
         self._client = HoTichClient(system.http, settings, system=system.name)
+        # Results of completed registrations, kept because dsHoSoDangKy repeats a completed
+        # entry on every read of its window: a settled result never changes.
+        self._results: OrderedDict[str, CaseResult] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def has_feed(self) -> bool:
@@ -145,7 +154,17 @@ class HoTichProfile:
         # result is fetched with the status that ends the case.
         if status is not HoTichStatus.COMPLETED:
             return None
-        return self.result(CaseRef(dossier_no=dossier_no))
+        with self._lock:
+            known = self._results.get(dossier_no)
+        if known is not None:
+            return known
+        found = self.result(CaseRef(dossier_no=dossier_no))
+        if found is not None:
+            with self._lock:
+                self._results[dossier_no] = found
+                while len(self._results) > _RESULTS_KEPT:
+                    self._results.popitem(last=False)
+        return found
 
     def changes(self) -> Sequence[CaseStatus]:
         """``dsHoSoDangKy`` for every configured register, over the last ``feed_days`` days."""
