@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -289,3 +291,38 @@ def test_sandbox_faults_open_nothing(h: Harness, fault: str, error: type[Excepti
     with pytest.raises(error):
         h.profile.hand_over(handover(NoOptions()))
     assert h.sim.ledger()["cases_opened"] == 0
+
+
+README = Path(__file__).parents[3] / "README.md"
+
+
+@respx.mock
+def test_readme_rest_example_is_configuration_only() -> None:
+    """The README's "Adding a ministry" REST example loads and reads its API as described."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("**A REST ministry: configuration only.**", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    peers = tomllib.loads(block)["peers"]["land"]
+    config = SystemConfig.model_validate(
+        {**peers, "token_url": None, "client_id": None, "client_secret": None}
+    )
+    base = config.base_url
+    respx.post(base + "hoso").respond(200, json={"data": {"ma": "X1", "tt": "TN"}})
+    respx.get(base + "hoso/D1").respond(
+        json={"data": {"ma": "X1", "tt": "HT", "luc": "20251201090000", "soGiayPhep": "GP-7"}}
+    )
+    with httpx.Client(base_url=base) as client:
+        system = SystemContext(name="land", config=config, http=client, clock=lambda: NOW)
+        profile = build(system)
+        ho = handover(NoOptions(), MaHoSo="000.00.01.H22-250310-0009")
+        ref = profile.hand_over(ho)
+        sent = orjson.loads(respx.calls[0].request.content)
+        assert "Idempotency-Key" not in respx.calls[0].request.headers
+        assert sent["soBienNhan"] == ho.dossier_no
+        assert sent["maThuTuc"] == ho.procedure
+        assert ref.case_id == "X1"
+        status = profile.find(CaseRef("D1"))
+    assert status is not None
+    assert status.state is CaseState.COMPLETED
+    assert status.result is not None
+    assert status.result.number == "GP-7"
