@@ -234,6 +234,9 @@ def test_hand_over_then_callbacks_carry_progress_and_polling_agrees(h: Harness) 
     h.advance(60)
     seen = [s.state for p in h.pushed for s in h.profile.parse_callback({}, orjson.dumps(p))]
     assert seen == [CaseState.RECEIVED, CaseState.PROCESSING, CaseState.COMPLETED]
+    orders = [s.order for p in h.pushed for s in h.profile.parse_callback({}, orjson.dumps(p))]
+    assert orders == sorted(orders)  # a late callback is recognisably older
+    assert len(set(orders)) == 3
     assert h.profile.find(ref).state is CaseState.COMPLETED  # type: ignore[union-attr]  # found
     result = h.profile.result(ref)
     assert result is not None

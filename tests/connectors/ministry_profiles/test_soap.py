@@ -160,6 +160,7 @@ def test_find_reads_status_and_time(profile: SoapCaseProfile) -> None:
     )
     assert status.changed_at is not None
     assert status.changed_at.timestamp() == NOW
+    assert status.order == int(NOW * 1000)
 
 
 @respx.mock

@@ -139,6 +139,12 @@ def _when(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=VIETNAM_TZ)
 
 
+def _order(changed_at: datetime | None) -> int | None:
+    """The change's place in the case's history: its time in epoch ms (a late callback older
+    than the recorded status is then stale), ``None`` when the ministry gives no time."""
+    return None if changed_at is None else int(changed_at.timestamp() * 1000)
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -201,6 +207,7 @@ class RestCaseProfile:
             changed_at=changed_at,
             detail=_str(pick(data, s.detail_field)),
             result=result,
+            order=_order(changed_at),
         )
 
     def read_result(self, data: Any, operation: str) -> CaseResult:

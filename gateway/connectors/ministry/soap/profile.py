@@ -19,6 +19,7 @@ or "no result yet" (``result`` returns ``None``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -208,13 +209,16 @@ class SoapCaseProfile:
     def read_status(self, ref: CaseRef, reply: Mapping[str, Any]) -> CaseStatus:
         """A status reply as a :class:`CaseStatus` (its ``TrangThai`` through ``statuses``)."""
         code = _str(reply.get("TrangThai")) or ""
+        changed_at = self._when(reply.get("ThoiDiemCapNhat"), self.settings.operations.status)
         return CaseStatus(
             dossier_no=ref.dossier_no,
             status=code,
             state=self.state_of(code, self.settings.operations.status),
             case_id=_str(reply.get("MaHoSoBo")) or ref.case_id,
-            changed_at=self._when(reply.get("ThoiDiemCapNhat"), self.settings.operations.status),
+            changed_at=changed_at,
             detail=_str(reply.get("GhiChu")),
+            # Its time in epoch ms orders it in the case's history (None: arrival order).
+            order=None if changed_at is None else int(changed_at.timestamp() * 1000),
         )
 
     def read_result(self, ref: CaseRef, reply: Mapping[str, Any]) -> CaseResult:
@@ -359,7 +363,7 @@ class SoapCaseProfile:
                 "reply_shape", system=self.system.name, operation=operation
             ) from None
 
-    def _when(self, value: object, operation: str) -> Any:
+    def _when(self, value: object, operation: str) -> datetime | None:
         if value in (None, ""):
             return None
         return parse_dvcqg_datetime(str(value))
