@@ -9,9 +9,9 @@ day, ``danhMuc`` five small catalogues (302 for another type). A wrong ``maDonVi
 missing or expired token 100.
 
 Faults: the sandbox's rates and :meth:`HoTichSimulator.inject` (``"timeout"``/``"drop"``: the
-registration is applied, then no answer; ``"unavailable"``: 503; ``"error"``: HTTP 500; any of the
-ministry's codes ``"100"``…``"500"``: that error, nothing applied). ``POST /_sandbox/advance``
-moves the clock.
+registration is applied, then no answer; ``"timeout_unapplied"``: no answer, nothing applied;
+``"unavailable"``: 503; ``"error"``: HTTP 500; any of the ministry's codes ``"100"``…``"500"``:
+that error, nothing applied). ``POST /_sandbox/advance`` moves the clock.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from gateway.sandbox.base import Answer, json_answer
 from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
+    UNAPPLIED_TIMEOUT,
     CaseBook,
     FaultPlan,
     SandboxClock,
@@ -111,6 +112,8 @@ class HoTichSimulator:
             return Answer(500, b'{"message":"internal error"}')
         if fault in _MINISTRY_CODES:
             return _error(str(fault), "lỗi giả lập")
+        if fault == UNAPPLIED_TIMEOUT:
+            return Answer(200, b"", after="timeout")  # lost on the way: nothing applied
         reply = self._apply(operation, message)
         if fault in ("timeout", "drop"):
             return Answer(200, b"", after=fault)  # type: ignore[arg-type]  # "timeout" | "drop"

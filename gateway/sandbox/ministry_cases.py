@@ -34,6 +34,7 @@ from gateway.sandbox.faults import Fault, FaultDice, Faults
 __all__ = [
     "ADVANCE_PATH",
     "DEFAULT_SCHEDULE",
+    "UNAPPLIED_TIMEOUT",
     "CaseBook",
     "FaultPlan",
     "SandboxClock",
@@ -45,6 +46,10 @@ __all__ = [
 
 ADVANCE_PATH = "/_sandbox/advance"
 """``POST`` ``{"seconds": N}`` moves a sandbox ministry's clock forward by N seconds."""
+
+UNAPPLIED_TIMEOUT = "timeout_unapplied"
+"""A scripted fault every sandbox ministry knows: no answer, and nothing applied (the request
+was lost before the ministry acted), unlike the shared ``timeout`` (applied, then no answer)."""
 
 Stage = Literal["received", "supplement", "processing", "completed", "refused"]
 

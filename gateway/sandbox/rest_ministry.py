@@ -10,8 +10,9 @@ reaches is pushed as a callback ``{receiptKey, caseId, status, updatedAt}`` to
 "bad checksum", here a copy with an unknown status).
 
 Faults: the sandbox's rates and :meth:`RestMinistrySimulator.inject` (``"timeout"``/``"drop"``
-after applying, ``"unavailable"`` 503, ``"error"`` 500, or an HTTP status like ``"422"``, with
-nothing applied). ``POST /_sandbox/advance`` moves the clock and pushes what became due.
+after applying, ``"timeout_unapplied"`` without, ``"unavailable"`` 503, ``"error"`` 500, or an
+HTTP status like ``"422"``, with nothing applied). ``POST /_sandbox/advance`` moves the clock
+and pushes what became due.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gateway.sandbox.callbacks import FLUSH_PATH, Callback, CallbackFaults, Call
 from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
+    UNAPPLIED_TIMEOUT,
     CaseBook,
     FaultPlan,
     SandboxClock,
@@ -123,6 +125,8 @@ class RestMinistrySimulator:
             return json_answer({"error": "internal"}, 500)
         if fault is not None and str(fault).isdigit():
             return json_answer({"error": "simulated"}, int(str(fault)))
+        if fault == UNAPPLIED_TIMEOUT:
+            return Answer(200, b"", after="timeout")  # lost on the way: nothing applied
         if operation == "submit":
             reply = self._submit(headers, body)
         else:

@@ -7,9 +7,10 @@ or the fault ``Client.NotFound``; ``LayKetQua`` the result, or ``Client.NotReady
 read with the gateway's safe XML parser (a DTD is a ``Client`` fault).
 
 Faults: the sandbox's rates and :meth:`SoapMinistrySimulator.inject`: ``"timeout"``/``"drop"``
-(applied, then no answer), ``"unavailable"`` (HTTP 503, an HTML page), ``"error"`` (a
-``soap:Server`` fault), or any fault code (``"Server.Busy"``, ``"Client.Invalid"`` …) answered
-as a SOAP fault with nothing applied. ``POST /_sandbox/advance`` moves the clock.
+(applied, then no answer), ``"timeout_unapplied"`` (no answer, nothing applied),
+``"unavailable"`` (HTTP 503, an HTML page), ``"error"`` (a ``soap:Server`` fault), or any fault
+code (``"Server.Busy"``, ``"Client.Invalid"`` …) answered as a SOAP fault with nothing applied.
+``POST /_sandbox/advance`` moves the clock.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gateway.sandbox.base import Answer
 from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
+    UNAPPLIED_TIMEOUT,
     CaseBook,
     FaultPlan,
     SandboxClock,
@@ -51,7 +53,7 @@ _CODES: Mapping[Stage, str] = {
     "completed": "DA_CO_KET_QUA",
     "refused": "TU_CHOI",
 }
-_SHARED_FAULTS = frozenset({"timeout", "drop", "unavailable", "error"})
+_SHARED_FAULTS = frozenset({"timeout", "drop", "unavailable", "error", "timeout_unapplied"})
 
 
 def _envelope(body_element: etree._Element) -> bytes:
@@ -129,6 +131,8 @@ class SoapMinistrySimulator:
             return soap_fault("Server", "internal error")
         if fault is not None and fault not in _SHARED_FAULTS:
             return soap_fault(str(fault), "simulated fault")
+        if fault == UNAPPLIED_TIMEOUT:
+            return Answer(200, b"", after="timeout")  # lost on the way: nothing applied
         reply = self._apply(operation, fields)
         if fault in ("timeout", "drop"):
             return Answer(200, b"", after=fault)  # type: ignore[arg-type]  # "timeout" | "drop"

@@ -387,3 +387,16 @@ def test_feed_repeats_do_not_refetch_the_result(h: Harness) -> None:
     assert first[0].result is not None
     assert again[0].result == first[0].result
     assert h.sim.calls["ketQuaDangKyHS"] == 1
+
+
+def test_request_lost_before_the_ministry_acted(h: Harness) -> None:
+    """No answer and nothing applied: still ambiguous to us; find says no case, so a resend
+    is safe and opens exactly one."""
+    h.sim.inject("timeout_unapplied", operation="dangKyHoTich")
+    ho = handover(KS)
+    with pytest.raises(TransientPeerError) as info:
+        h.profile.hand_over(ho)
+    assert info.value.ambiguous
+    assert h.profile.find(CaseRef(dossier_no=ho.dossier_no)) is None
+    h.profile.hand_over(ho)
+    assert h.sim.ledger()["cases_opened"] == 1

@@ -329,3 +329,14 @@ def test_readme_rest_example_is_configuration_only() -> None:
     assert status.state is CaseState.COMPLETED
     assert status.result is not None
     assert status.result.number == "GP-7"
+
+
+def test_request_lost_before_the_ministry_acted(h: Harness) -> None:
+    """No answer, nothing applied: ambiguous, and find answers "no such case"."""
+    h.sim.inject("timeout_unapplied", operation="submit")
+    ho = handover(NoOptions())
+    with pytest.raises(TransientPeerError) as info:
+        h.profile.hand_over(ho)
+    assert info.value.ambiguous
+    assert h.profile.find(CaseRef(ho.dossier_no)) is None
+    assert h.sim.ledger()["cases_opened"] == 0

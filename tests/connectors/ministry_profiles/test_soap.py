@@ -360,3 +360,14 @@ def test_without_a_token_is_an_auth_error() -> None:
     with pytest.raises(PeerAuthError):
         build(system).find(CaseRef(dossier_no="D1"))
     system.http.close()
+
+
+def test_request_lost_before_the_ministry_acted(h: Harness) -> None:
+    """No answer, nothing applied: ambiguous, and find answers "no such case"."""
+    h.sim.inject("timeout_unapplied", operation="NopHoSo")
+    ho = handover(NoOptions())
+    with pytest.raises(TransientPeerError) as info:
+        h.profile.hand_over(ho)
+    assert info.value.ambiguous
+    assert h.profile.find(CaseRef(dossier_no=ho.dossier_no)) is None
+    assert h.sim.ledger()["cases_opened"] == 0
