@@ -400,3 +400,26 @@ def test_request_lost_before_the_ministry_acted(h: Harness) -> None:
     assert h.profile.find(CaseRef(dossier_no=ho.dossier_no)) is None
     h.profile.hand_over(ho)
     assert h.sim.ledger()["cases_opened"] == 1
+
+
+def test_system_options_are_checked_when_the_configuration_loads() -> None:
+    """``[peers.hotich] options`` without ``agency_code`` is refused at load, naming it."""
+    from gateway.config import load_settings
+
+    config = {
+        "ministry": {
+            "routes": [
+                {
+                    "name": "ks",
+                    "procedures": ["1.001193"],
+                    "system": "hotich",
+                    "profile": "hotich",
+                    "options": {"module": "KS"},
+                }
+            ]
+        },
+        "peers": {"hotich": {"base_url": "http://h.test/", "options": {"feed_modules": ["KS"]}}},
+    }
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(**config)
+    assert "peers.hotich.options.agency_code" in str(info.value)

@@ -216,4 +216,6 @@ def build(system: SystemContext) -> HoTichProfile:
     return HoTichProfile(system, settings)
 
 
-PROFILES["hotich"] = ProfileType(name="hotich", build=build, options=HoTichRouteOptions)
+PROFILES["hotich"] = ProfileType(
+    name="hotich", build=build, options=HoTichRouteOptions, system_options=HoTichSettings
+)

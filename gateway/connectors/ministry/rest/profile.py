@@ -344,4 +344,6 @@ def build(system: SystemContext) -> RestCaseProfile:
     return RestCaseProfile(system, settings)
 
 
-PROFILES["rest"] = ProfileType(name="rest", build=build, options=NoOptions)
+PROFILES["rest"] = ProfileType(
+    name="rest", build=build, options=NoOptions, system_options=RestSettings
+)

@@ -412,4 +412,6 @@ def build(system: SystemContext) -> SoapCaseProfile:
     return SoapCaseProfile(system, settings)
 
 
-PROFILES["soap"] = ProfileType(name="soap", build=build, options=NoOptions)
+PROFILES["soap"] = ProfileType(
+    name="soap", build=build, options=NoOptions, system_options=SoapSettings
+)
