@@ -11,6 +11,8 @@ import httpx
 import orjson
 import pytest
 import respx
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from gateway.connectors.ministry import (
     CaseRef,
@@ -340,3 +342,54 @@ def test_request_lost_before_the_ministry_acted(h: Harness) -> None:
     assert info.value.ambiguous
     assert h.profile.find(CaseRef(ho.dossier_no)) is None
     assert h.sim.ledger()["cases_opened"] == 0
+
+
+_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9]{0,8}", fullmatch=True)
+_paths = st.lists(_names, min_size=1, max_size=3, unique=True).map(".".join)
+
+
+def _put(path: str, value: object, into: dict[str, Any]) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        into = into.setdefault(part, {})
+    into[last] = value
+
+
+@settings(max_examples=100)
+@given(
+    key_path=_paths,
+    status_path=_paths,
+    value=_names,
+    state=st.sampled_from(list(CaseState)),
+    case_id=_names,
+)
+def test_status_fields_round_trip_through_configuration(
+    key_path: str, status_path: str, value: str, state: CaseState, case_id: str
+) -> None:
+    """Whatever dotted paths and status values a ministry uses, a status object written at
+    them reads back as the configured state (the callback path: key, id and status)."""
+    assume(not key_path.startswith(status_path) and not status_path.startswith(key_path))
+    assume(not {key_path.split(".")[0], status_path.split(".")[0]} & {"caseId", "result"})
+    item: dict[str, Any] = {"caseId": case_id}
+    _put(key_path, "D1", item)
+    _put(status_path, value, item)
+    if state is CaseState.COMPLETED:
+        item["result"] = {"number": "N1"}
+    with httpx.Client(base_url=BASE) as client:
+        profile = build(
+            _system(
+                client,
+                key_field=key_path,
+                status_field=status_path,
+                changed_at_field=None,
+                statuses={value: state.value},
+            )
+        )
+        [status] = profile.parse_callback({}, orjson.dumps(item))
+    assert (status.dossier_no, status.status, status.state, status.case_id) == (
+        "D1",
+        value,
+        state,
+        case_id,
+    )
+    assert (status.result is not None) == (state is CaseState.COMPLETED)
