@@ -170,8 +170,14 @@ class SoapCaseProfile:
                 str(path), transport=HttpxTransport(system.http), settings=zeep_settings
             )  # type: ignore[no-untyped-call]
             self._service: Any = client.create_service(settings.binding, endpoint)  # type: ignore[no-untyped-call]
+            binding = client.wsdl.bindings[settings.binding]
+            # zeep unwraps a reply element with one child to that child's value: remember each
+            # reply's child names so every reply reads as a mapping of them.
+            self._reply_fields: dict[str, list[str]] = {}
             for name in settings.operations.model_dump().values():
                 self._service[name]
+                body = binding.get(name).output.body  # type: ignore[no-untyped-call]  # zeep is untyped
+                self._reply_fields[name] = [n for n, _ in body.type.elements]
         except (OSError, KeyError, AttributeError, ValueError, zeep.exceptions.Error) as exc:
             raise ConfigurationError(
                 f"[peers.{system.name}]: cannot use {path.name} with binding {settings.binding}"
@@ -320,6 +326,9 @@ class SoapCaseProfile:
         except zeep.exceptions.Error:
             raise PeerReplyError("reply_shape", system=name, operation=operation) from None
         serialized = zeep.helpers.serialize_object(reply, dict)  # type: ignore[no-untyped-call]
+        fields = self._reply_fields.get(operation, [])
+        if not isinstance(serialized, dict) and len(fields) == 1:
+            serialized = {fields[0]: serialized}
         if not isinstance(serialized, dict):
             raise PeerReplyError("reply_shape", system=name, operation=operation)
         return serialized
