@@ -41,6 +41,12 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
             "vnpay=0",
             "--port",
             "lltp=0",
+            "--port",
+            "hotich=0",
+            "--port",
+            "soap_ministry=0",
+            "--port",
+            "rest_ministry=0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -49,7 +55,7 @@ def test_sandbox_prints_urls_and_a_snippet_then_stops_on_ctrl_c() -> None:
         try:
             out = _read_until_ledgers(child)
             ledgers = re.findall(r"curl -s (\S+)", out)
-            assert len(ledgers) == 6
+            assert len(ledgers) == 9
             assert httpx.get(ledgers[5]).json()["cases"] == {}
             portal = httpx.get(ledgers[0]).json()
             assert portal["profile"] == "strict"
@@ -95,7 +101,7 @@ def _read_until_ledgers(child: subprocess.Popen[str]) -> str:
     lines: list[str] = []
     for line in child.stdout:
         lines.append(line)
-        if line.startswith("#   curl") and "ledger lltp" in line:
+        if line.startswith("#   curl") and "ledger rest_ministry" in line:
             break
     return "".join(lines)
 

@@ -16,13 +16,18 @@ from gateway.sandbox.accounting import (
 )
 from gateway.sandbox.base import Answer, Simulator, SimulatorTransport
 from gateway.sandbox.faults import FaultDice, Faults
+from gateway.sandbox.hotich import HoTichSimulator
+from gateway.sandbox.ministry_cases import ADVANCE_PATH, CaseBook, FaultPlan, SandboxClock
 from gateway.sandbox.portal import LENIENT, PROFILES, STRICT, PortalProfile, SandboxPortal
 from gateway.sandbox.registry import SIMULATORS, Sandbox, SandboxOptions, SimulatorSpec
+from gateway.sandbox.rest_ministry import RestMinistrySimulator
 from gateway.sandbox.server import LEDGER_PATH, SimulatorServer
+from gateway.sandbox.soap_ministry import SoapMinistrySimulator
 from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.sandbox.workload import AcceptedLog, life_cycle
 
 __all__ = [
+    "ADVANCE_PATH",
     "LEDGER_PATH",
     "LENIENT",
     "PROFILES",
@@ -31,18 +36,24 @@ __all__ = [
     "AcceptedDossier",
     "AcceptedLog",
     "Answer",
+    "CaseBook",
     "DeadItem",
     "FaultDice",
+    "FaultPlan",
     "Faults",
+    "HoTichSimulator",
     "PortalProfile",
     "PortalReport",
+    "RestMinistrySimulator",
     "Sandbox",
+    "SandboxClock",
     "SandboxOptions",
     "SandboxPortal",
     "Simulator",
     "SimulatorServer",
     "SimulatorSpec",
     "SimulatorTransport",
+    "SoapMinistrySimulator",
     "WebhookReceiver",
     "WebhookReport",
     "check_portal",

@@ -339,3 +339,14 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# The hộ tịch, SOAP and REST ministries live in their own module; its specs are appended once
+# SimulatorSpec exists (that module imports it from here).
+def _profile_simulators() -> list[SimulatorSpec]:
+    from gateway.sandbox.ministry_specs import profile_simulators
+
+    return profile_simulators()
+
+
+SIMULATORS.extend(_profile_simulators())
