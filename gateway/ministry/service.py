@@ -19,6 +19,7 @@ processes from polling at once); tests call it directly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.connectors.ministry.connector import MinistryConnector
-from gateway.connectors.ministry.http import system_client
+from gateway.connectors.ministry.http import close_system_client, system_client
 from gateway.connectors.ministry.profile import CaseStatus, SystemContext, profile_type
 from gateway.connectors.ministry.settings import MinistrySettings, SystemConfig
 from gateway.errors import PeerError
@@ -84,7 +85,7 @@ def build_connectors(
                 is_open=store.is_open,
                 rules=rules,
                 http=http,
-                close=http.close,
+                close=functools.partial(close_system_client, http),
             )
         )
     return out

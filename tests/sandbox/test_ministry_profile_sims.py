@@ -11,6 +11,8 @@ import pytest
 
 from gateway.config import load_settings
 from gateway.connectors.ministry import CaseRef, CaseState, SystemConfig, system_client
+from gateway.connectors.ministry.http import close_system_client
+from gateway.connectors.ministry.oauth import ClientCredentials
 from gateway.connectors.ministry.profile import SystemContext, profile_type
 from gateway.sandbox import Sandbox, SandboxOptions
 from gateway.sandbox.ministry_cases import CaseBook, FaultPlan, SandboxClock
@@ -104,8 +106,9 @@ def test_hotich_over_loopback_with_the_advance_endpoint(sandbox: Sandbox) -> Non
         assert status is not None
         assert status.state is CaseState.COMPLETED
         assert status.result is not None
-        # system_client's token client is not closed with the client (reported upstream).
-        http.auth._http.close()  # type: ignore[attr-defined]  # ClientCredentials' own client
+        close_system_client(http)  # the token client too: an open socket fails the test run
+        assert isinstance(http.auth, ClientCredentials)
+        assert http.auth._http.is_closed
     assert httpx.post(url + "/_sandbox/advance", content=b"[").status_code == 400
 
 

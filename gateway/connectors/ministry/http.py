@@ -21,7 +21,7 @@ from gateway.connectors.ministry.oauth import ClientCredentials
 from gateway.connectors.ministry.settings import SystemConfig
 from gateway.errors import PeerAuthError, PeerReplyError
 
-__all__ = ["post_json", "system_client"]
+__all__ = ["close_system_client", "post_json", "system_client"]
 
 _MAX_REPLY = 4 * 1024 * 1024
 
@@ -52,6 +52,13 @@ def system_client(
         )
     base = config.base_url if config.base_url.endswith("/") else config.base_url + "/"
     return httpx.Client(base_url=base, timeout=timeout, auth=auth, transport=transport)
+
+
+def close_system_client(http: httpx.Client) -> None:
+    """Close a client from :func:`system_client`, and its OAuth2 token client with it."""
+    http.close()
+    if isinstance(http.auth, ClientCredentials):
+        http.auth.close()
 
 
 def post_json(

@@ -62,6 +62,10 @@ class ClientCredentials(httpx.Auth):
         self.fetches = 0
         """Tokens fetched so far (for tests and metrics)."""
 
+    def close(self) -> None:
+        """Close the token client (the client this auth is attached to does not own it)."""
+        self._http.close()
+
     def token(self, *, stale: str | None = None) -> str:
         """A valid token; ``stale`` is one the peer refused, to be replaced if still cached."""
         with self._lock:

@@ -277,6 +277,9 @@ PROFILES: dict[str, ProfileType] = {}
 
 PROFILE_MODULES: dict[str, str] = {
     "lltp": "gateway.connectors.ministry.lltp",
+    "hotich": "gateway.connectors.ministry.hotich.profile",
+    "soap": "gateway.connectors.ministry.soap.profile",
+    "rest": "gateway.connectors.ministry.rest.profile",
 }
 """Profile name → module that registers it (imported on first use); add yours here."""
 
