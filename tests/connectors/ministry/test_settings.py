@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -56,3 +59,19 @@ def test_one_system_one_profile() -> None:
         MinistrySettings.model_validate(
             {"routes": [_route("a", "1"), _route("b", "2", profile="other")]}
         )
+
+
+def test_every_shipped_profile_is_found_by_name_in_a_fresh_interpreter() -> None:
+    """A config file names profiles; nothing else imports their modules before start-up."""
+    code = (
+        "from gateway.connectors.ministry.profile import PROFILES, PROFILE_MODULES, profile_type\n"
+        "names = ('lltp', 'hotich', 'soap', 'rest')\n"
+        "assert not set(names) & set(PROFILES), sorted(PROFILES)\n"
+        "assert set(names) <= set(PROFILE_MODULES)\n"
+        "print(','.join(profile_type(n).name for n in names))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed program
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "lltp,hotich,soap,rest"
