@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.connectors.base import ChannelSpec, Entry, Item, Mode, PeerReply
 from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver, MinistryProfile
 from gateway.connectors.ministry.settings import Route, SystemConfig
-from gateway.errors import PeerReplyError
+from gateway.errors import PeerReplyError, TransientPeerError
 from gateway.schemas.national import DossierRecord
 from gateway.schemas.wire import WireRules
 
@@ -152,7 +152,20 @@ class MinistryConnector:
             if self.is_open(self.system, handover.dossier_no):
                 ids.append("")  # handed over by an earlier item: never a second case
                 continue
-            ref = self.profile.hand_over(handover)
+            try:
+                ref = self.profile.hand_over(handover)
+            except PeerReplyError as exc:
+                # The ministry answered the writing call, but not readably (not JSON, no case
+                # id …): it may have opened the case. A permanent refusal would dead-letter a
+                # case that exists, never tracked, and a replay would send without asking;
+                # ambiguous, the retry asks first (reconcile) and records what it finds.
+                raise TransientPeerError(
+                    f"unreadable answer to the hand-over [{exc.rule}]",
+                    system=self.system,
+                    operation=self.channel.operation,
+                    status=exc.status,
+                    ambiguous=True,
+                ) from exc
             self.on_opened(self.system, handover, ref, None)
             ids.append(ref.case_id or "")
         return PeerReply("1", "handed over", result=tuple(ids))

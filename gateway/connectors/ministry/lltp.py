@@ -20,7 +20,8 @@ that nothing is dead-lettered on a guess:
                       for ``traTrangThaiHs``, "no such case" (the caller may hand over:
                       ``idReceivedDec`` keeps a second case from opening)
 any other / missing   the ministry's own failure, unknown meaning: transient
-no JSON object        ``PeerReplyError`` (permanent; a replay asks before sending again)
+no JSON object        ``PeerReplyError`` (permanent; for the hand-over, ambiguous: the
+                      connector retries after asking, as the case may exist)
 ====================  ==================================================================
 
 Transport failures and HTTP statuses are classified by

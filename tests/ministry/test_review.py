@@ -1,0 +1,62 @@
+"""Correctness review of the ministry framework against real Redis: each test drives the rig
+(or the lower-level steps) through one interleaving or failure and holds the fix of one bug in
+the hand-over, tracking or callback guarantees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from gateway.connectors.ministry.connector import MinistryConnector
+from gateway.connectors.ministry.profile import CaseRef, HandOver
+from gateway.errors import PeerReplyError
+from gateway.testing.ministry import MinistryRig, build_ministry_rig
+from gateway.testing.records import DOSSIER_NO
+
+CHANNEL = "lltp.nhanHoSoDangKy"
+_NEVER = 10_000_000.0  # a poll or feed interval no test reaches
+_CALLBACK = "/v1/ministries/lltp/callback"
+
+
+@pytest.fixture
+def rig(redis_client: redis.Redis) -> Iterator[MinistryRig]:
+    r = build_ministry_rig(redis_client)
+    yield r
+    r.gateway.close()
+
+
+def connector(rig: MinistryRig) -> MinistryConnector:
+    assert rig.gateway.ministry is not None
+    return rig.gateway.ministry.connectors["lltp"]
+
+
+def test_unreadable_handover_reply_is_ambiguous_and_the_case_is_tracked(
+    rig: MinistryRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ministry opens the case, then answers with a body we cannot read (not JSON, no ID):
+    the case may exist, so the retry asks first, finds it and tracks it. It used to be a
+    permanent refusal: dead-lettered, the ministry's case never tracked, its result never
+    flowed back, and a replay sent the dossier again without asking."""
+    c = connector(rig)
+    real = c.profile.hand_over
+    garbled = []
+
+    def hand_over(handover: HandOver) -> CaseRef:
+        real(handover)  # applied at the ministry …
+        if not garbled:
+            garbled.append(1)
+            # … but the answer cannot be read
+            raise PeerReplyError("reply_not_json", system="lltp", operation=CHANNEL)
+        raise AssertionError("handed over again")
+
+    monkeypatch.setattr(c.profile, "hand_over", hand_over)
+    assert rig.dossier(DOSSIER_NO)
+    rig.settle()
+    assert rig.gateway.outbox.dead_letter_count() == 0
+    assert rig.lltp.ledger()["calls"]["nhanHoSoDangKy"] == 1
+    case = rig.gateway.ministry.case("lltp", DOSSIER_NO)  # type: ignore[union-attr]  # configured
+    assert case is not None
+    assert case["settled"] is True
+    assert [e["data"]["status"] for e in rig.events()][-1] == "5"
