@@ -10,10 +10,11 @@ import pytest
 import redis
 
 from gateway.connectors.ministry.connector import MinistryConnector
-from gateway.connectors.ministry.profile import CaseRef, HandOver
+from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
 from gateway.errors import PeerReplyError
-from gateway.testing.ministry import MinistryRig, build_ministry_rig
-from gateway.testing.records import DOSSIER_NO
+from gateway.sandbox.faults import Faults
+from gateway.testing.ministry import MinistryRig, build_ministry_rig, lltp_forms
+from gateway.testing.records import AGENCY, DOSSIER_NO
 
 CHANNEL = "lltp.nhanHoSoDangKy"
 _NEVER = 10_000_000.0  # a poll or feed interval no test reaches
@@ -60,3 +61,36 @@ def test_unreadable_handover_reply_is_ambiguous_and_the_case_is_tracked(
     assert case is not None
     assert case["settled"] is True
     assert [e["data"]["status"] for e in rig.events()][-1] == "5"
+
+
+def test_no_second_case_after_an_ambiguous_handover_was_dead_lettered(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ministry without a natural key: the first hand-over times out after the ministry
+    applied it, and the look-up before the retry fails for good, so that item is
+    dead-lettered. The province then sends corrected forms (a new item of the same dossier):
+    it used to be sent without asking, as nothing flagged it, and opened a second case."""
+    rig = build_ministry_rig(redis_client, dedupe=False, faults=Faults(timeout_rate=1.0))
+    try:
+        c = connector(rig)
+        monkeypatch.setattr(c.profile, "natural_key", False)
+        real_find = c.profile.find
+
+        def broken_find(ref: CaseRef) -> CaseStatus | None:
+            raise PeerReplyError("lltp_unknown_status", system="lltp", operation="traTrangThaiHs")
+
+        assert rig.dossier(DOSSIER_NO)
+        rig.gateway.flush(CHANNEL, AGENCY)
+        rig.lltp.set_faults(Faults())
+        monkeypatch.setattr(c.profile, "find", broken_find)
+        rig.clock.advance(60)
+        rig.deliver()
+        assert rig.gateway.outbox.dead_letter_count() == 1
+        monkeypatch.setattr(c.profile, "find", real_find)
+        assert rig.dossier(DOSSIER_NO, TrangThaiHoSo="4", ThongTinKhac=lltp_forms(phone="0912"))
+        rig.settle()
+        ledger = rig.lltp.ledger()
+        assert ledger["opened_twice"] == []
+        assert ledger["cases"][DOSSIER_NO]["opened"] == 1
+    finally:
+        rig.gateway.close()

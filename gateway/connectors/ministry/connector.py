@@ -8,7 +8,7 @@ dead letters and replay; this module adds the two things a ministry needs:
 - **no second case.** After an ambiguous failure the core calls :meth:`reconcile`, which asks
   the ministry (``profile.find``) whether it holds the case; only a "no" sends again. For LLTP
   the natural key ``idReceivedDec`` is a second fence: a repeated hand-over returns the case
-  the ministry already has.
+  the ministry already has. A profile without a natural key is asked before every hand-over.
 - **one case per dossier**, whatever the items: an item whose dossier has an open case in the
   store is delivered without a call (see :func:`handover_entry` for why there can be two);
 - **the case is recorded when the hand-over is delivered**: ``on_opened`` (the case store) is
@@ -152,6 +152,15 @@ class MinistryConnector:
             if self.is_open(self.system, handover.dossier_no):
                 ids.append("")  # handed over by an earlier item: never a second case
                 continue
+            if not self.profile.natural_key:
+                # Nothing at the ministry fences a second case, and the core's flags do not
+                # cover every way an earlier item of this dossier may have reached it (one
+                # dead-lettered after an ambiguous attempt leaves a later item unflagged;
+                # a replay of a refusal is unflagged too): ask before every hand-over.
+                found = self._find(handover)
+                if found is not None:
+                    ids.append(found.case_id or "")
+                    continue
             try:
                 ref = self.profile.hand_over(handover)
             except PeerReplyError as exc:
@@ -185,18 +194,22 @@ class MinistryConnector:
             handover = self.handover(item.body)
             if self.is_open(self.system, handover.dossier_no):
                 continue
-            identify = (handover.forms.get("declarationWSForm") or {}).get("identifyNo")
-            ref = CaseRef(
-                handover.dossier_no,
-                identify_no=str(identify) if identify else handover.record.owner_paper_no,
-            )
-            status = self.profile.find(ref)
-            if status is None:
+            if self._find(handover) is None:
                 lacking.append(n)
-            else:
-                found = CaseRef(ref.dossier_no, status.case_id, ref.identify_no)
-                self.on_opened(self.system, handover, found, status)
         return lacking
+
+    def _find(self, handover: HandOver) -> CaseStatus | None:
+        """Ask the ministry for ``handover``'s case; a case found is recorded (``on_opened``)."""
+        identify = (handover.forms.get("declarationWSForm") or {}).get("identifyNo")
+        ref = CaseRef(
+            handover.dossier_no,
+            identify_no=str(identify) if identify else handover.record.owner_paper_no,
+        )
+        status = self.profile.find(ref)
+        if status is not None:
+            found = CaseRef(ref.dossier_no, status.case_id, ref.identify_no)
+            self.on_opened(self.system, handover, found, status)
+        return status
 
     def close(self) -> None:
         """Close the profile and the system's HTTP client."""

@@ -30,6 +30,7 @@ What the framework guarantees a profile
   and only hands over again when the ministry holds no case for the dossier; a profile whose
   ministry de-duplicates by a natural key (LLTP ``idReceivedDec``) sets ``natural_key = True`` and
   the framework still asks first (cheaper than a second case if the ministry's dedupe is wrong).
+  Without a natural key, :meth:`~MinistryProfile.find` is asked before every hand-over.
 - :meth:`~MinistryProfile.status`, :meth:`~MinistryProfile.changes` and callbacks may report the
   same change any number of times; the framework dedupes by :attr:`CaseStatus.fingerprint` and
   records a change before :meth:`~MinistryProfile.acknowledge` is called, so a lost
