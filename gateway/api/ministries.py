@@ -4,7 +4,7 @@ change) and ``GET /v1/ministries/<system>/cases/<MaHoSo>`` (where a handed-over 
 The callback is authenticated by the system's ``callback_secret`` as a bearer token, compared
 in constant time; a system without one refuses every callback. A duplicate callback is recorded
 as a duplicate and answers 200 like the first, so a ministry that retries is never told to
-retry for ever.
+retry for ever; a change of a case not recorded yet answers 409 (push it again later).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from gateway.api.auth import Client
 from gateway.api.deps import get_service, raw_body
 from gateway.api.problems import Problem
-from gateway.errors import ContractError, PeerError
+from gateway.errors import ContractError, PeerError, Violation
 from gateway.ministry import MinistryService
 from gateway.service import GatewayService
 
@@ -54,6 +54,20 @@ def callback(system: System, request: Request, service: Gateway, body: Body) -> 
         raise Problem(
             422, f"the callback was refused: {exc.reason}", kind="invalid-request"
         ) from None
+    if report.unknown:
+        # Retryable: the case may be recorded in a moment (the ministry pushed before our
+        # hand-over call returned). The changes that were known are recorded already, so the
+        # repeat makes them duplicates.
+        raise Problem(
+            409,
+            "no case is recorded for a pushed change yet; push it again later",
+            kind="unknown-case",
+            errors=[
+                Violation(f"{n}.dossier_no", "unknown_case", f"{no} has no case recorded yet")
+                for n, no in enumerate(report.unknown)
+            ],
+            headers={"Retry-After": "60"},
+        )
     return {"recorded": report.recorded, "duplicates": report.duplicates}
 
 

@@ -102,6 +102,8 @@ class Tick:
     acknowledged: int = 0
     flowed: int = 0
     errors: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Dossiers of pushed changes whose case is not recorded (yet): not taken."""
 
 
 class MinistryService:
@@ -224,12 +226,17 @@ class MinistryService:
         """Record a pushed change (the caller is authenticated), then flow it back at once.
 
         Raises ``KeyError`` for an unknown system and ``ContractError`` for a body the profile
-        cannot read.
+        cannot read; ``unknown`` lists the changes not taken (no such case recorded yet).
         """
         connector = self.connectors[name]
         report = Tick()
         statuses = connector.profile.parse_callback(headers, body)
-        self._record(name, statuses, report)
+        for status in statuses:
+            # A case not recorded yet (its hand-over's answer is still on the way, or it was
+            # ambiguous) is reported, for the endpoint to ask for the push again, like the
+            # feed leaves such a change unacknowledged: answering 200 would drop it for good.
+            if not self._record(name, [status], report):
+                report.unknown.append(status.dossier_no)
         report.flowed += self.flow.drain()
         return report
 

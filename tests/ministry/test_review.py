@@ -9,12 +9,14 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from gateway.api import create_app
 from gateway.connectors.ministry.connector import MinistryConnector
 from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
 from gateway.errors import PeerReplyError
 from gateway.sandbox.faults import Faults
-from gateway.testing.ministry import MinistryRig, build_ministry_rig, lltp_forms
+from gateway.testing.ministry import CALLBACK_SECRET, MinistryRig, build_ministry_rig, lltp_forms
 from gateway.testing.records import AGENCY, DOSSIER_NO
+from tests.ministry.test_api import call
 
 CHANNEL = "lltp.nhanHoSoDangKy"
 _NEVER = 10_000_000.0  # a poll or feed interval no test reaches
@@ -92,5 +94,31 @@ def test_no_second_case_after_an_ambiguous_handover_was_dead_lettered(
         ledger = rig.lltp.ledger()
         assert ledger["opened_twice"] == []
         assert ledger["cases"][DOSSIER_NO]["opened"] == 1
+    finally:
+        rig.gateway.close()
+
+
+def test_callback_for_a_case_not_recorded_yet_is_refused_for_a_retry(
+    redis_client: redis.Redis,
+) -> None:
+    """The ministry pushes the new case's first status while our hand-over call is still
+    waiting for its answer (the case is not recorded yet). It used to be answered 200 and
+    dropped: with callbacks as the only tracking, status 3 never reached the province. Now a
+    retryable 409 asks the ministry to push it again, and the retry is recorded."""
+    rig = build_ministry_rig(redis_client, poll_seconds=_NEVER, feed_seconds=_NEVER)
+    try:
+        app = create_app(rig.gateway)
+        row = {"idReceivedDec": DOSSIER_NO, "DEC_STATUS_ID": 3, "ID": "77"}
+        auth = {"Authorization": f"Bearer {CALLBACK_SECRET}"}
+        assert rig.dossier(DOSSIER_NO)
+        early = call(app, "POST", _CALLBACK, json=row, headers=auth)
+        assert early.status_code == 409, early.text
+        assert early.json()["errors"][0]["rule"] == "unknown_case"
+        rig.deliver()  # the hand-over's answer arrives: the case is recorded
+        again = call(app, "POST", _CALLBACK, json=row, headers=auth)
+        assert again.status_code == 200
+        assert again.json() == {"recorded": 1, "duplicates": 0}
+        rig.deliver()
+        assert [e["data"]["status"] for e in rig.events()] == ["3"]
     finally:
         rig.gateway.close()
