@@ -8,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from pydantic import SecretStr, ValidationError
 
 from gateway.api import create_app
 from gateway.connectors.ministry.connector import MinistryConnector
 from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
+from gateway.connectors.ministry.settings import SystemConfig
 from gateway.errors import PeerReplyError
 from gateway.sandbox.faults import Faults
 from gateway.testing.ministry import CALLBACK_SECRET, MinistryRig, build_ministry_rig, lltp_forms
@@ -122,3 +124,21 @@ def test_callback_for_a_case_not_recorded_yet_is_refused_for_a_retry(
         assert [e["data"]["status"] for e in rig.events()] == ["3"]
     finally:
         rig.gateway.close()
+
+
+def test_empty_callback_secret_authenticates_nobody(rig: MinistryRig) -> None:
+    """``callback_secret = ""`` used to accept a callback carrying no token at all (an empty
+    header compares equal to an empty secret): it is refused at load, and the endpoint
+    refuses every callback of a system whose secret is empty."""
+    with pytest.raises(ValidationError, match="callback_secret"):
+        SystemConfig.model_validate({"base_url": "http://m.test/", "callback_secret": ""})
+    c = connector(rig)
+    c.config = c.config.model_copy(update={"callback_secret": SecretStr("")})
+    app = create_app(rig.gateway)
+    assert rig.dossier(DOSSIER_NO)
+    rig.deliver()
+    row = {"idReceivedDec": DOSSIER_NO, "DEC_STATUS_ID": 5, "ID": "77"}
+    for headers in ({}, {"Authorization": "Bearer "}):
+        answer = call(app, "POST", _CALLBACK, json=row, headers=headers)
+        assert answer.status_code == 401
+    assert rig.gateway.ministry.case("lltp", DOSSIER_NO)["status"] != "5"  # type: ignore[union-attr,index]  # configured, handed over

@@ -28,7 +28,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["MinistrySettings", "Route", "SystemConfig", "patterns_overlap"]
 
@@ -103,6 +111,14 @@ class SystemConfig(BaseModel):
     refuses every callback."""
     options: dict[str, Any] = Field(default_factory=dict)
     """System-wide profile settings (catalogue codes, agency codes …)."""
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _secret_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty secret would match the empty token of a request carrying none.
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (leave it out to refuse every callback)")
+        return value
 
     @model_validator(mode="after")
     def _credentials_together(self) -> Self:
