@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis
 from pydantic import SecretStr, ValidationError
 
 from gateway.api import create_app
 from gateway.connectors.ministry.connector import MinistryConnector
+from gateway.connectors.ministry.http import system_client
 from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
 from gateway.connectors.ministry.settings import SystemConfig
 from gateway.errors import PeerReplyError
@@ -142,3 +144,27 @@ def test_empty_callback_secret_authenticates_nobody(rig: MinistryRig) -> None:
         answer = call(app, "POST", _CALLBACK, json=row, headers=headers)
         assert answer.status_code == 401
     assert rig.gateway.ministry.case("lltp", DOSSIER_NO)["status"] != "5"  # type: ignore[union-attr,index]  # configured, handed over
+
+
+def test_max_call_seconds_bounds_the_clients_real_timeouts() -> None:
+    """The lease check at start-up trusts ``max_call_seconds``. One hand-over is up to four
+    requests (token, call, token again after a 401, call again), each bounded by the client's
+    pool, connect, write and read timeouts; it used to count three requests of connect and
+    read only (105 s by default against up to 380 s), so a lease could lapse mid-send and a
+    second worker hand the dossier over again while the first call was still on the wire."""
+    config = SystemConfig.model_validate(
+        {
+            "base_url": "http://m.test/",
+            "token_url": "http://m.test/token",
+            "client_id": "gw",
+            "client_secret": "s",
+        }
+    )
+    http: httpx.Client = system_client("m", config)
+    try:
+        t = http.timeout
+        per_request = sum(x or 0.0 for x in (t.pool, t.connect, t.write, t.read))
+        assert config.max_call_seconds >= 4 * per_request
+        assert config.max_call_seconds < 300  # the default lease still fits
+    finally:
+        http.close()

@@ -34,7 +34,14 @@ def system_client(
     clock: Callable[[], float] = time.monotonic,
 ) -> httpx.Client:
     """The client of one ministry system; ``transport`` replaces the network in tests."""
-    timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
+    # Every phase bounded explicitly: SystemConfig.max_call_seconds (the lease check at start)
+    # counts on pool and write too, which httpx would otherwise give the read timeout.
+    timeout = httpx.Timeout(
+        connect=config.connect_timeout,
+        read=config.read_timeout,
+        write=config.read_timeout,
+        pool=config.connect_timeout,
+    )
     auth: httpx.Auth | None = None
     if config.token_url is not None:
         assert config.client_id is not None  # noqa: S101 - SystemConfig requires them together

@@ -128,8 +128,10 @@ class SystemConfig(BaseModel):
 
     @property
     def max_call_seconds(self) -> float:
-        """One hand-over at most: token fetch, call, one 401 refresh and repeat."""
-        return 3 * (self.connect_timeout + self.read_timeout)
+        """One hand-over at most: token fetch, call, and after a 401 a token fetch and the call
+        again, four requests, each bounded by its pool wait and connect (``connect_timeout``)
+        and its write and read (``read_timeout``), as :func:`~.http.system_client` sets them."""
+        return 4 * 2 * (self.connect_timeout + self.read_timeout)
 
 
 class MinistrySettings(BaseModel):
