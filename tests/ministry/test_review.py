@@ -12,6 +12,7 @@ import redis
 from pydantic import SecretStr, ValidationError
 
 from gateway.api import create_app
+from gateway.connectors.ministry import ClientCredentials
 from gateway.connectors.ministry.connector import MinistryConnector
 from gateway.connectors.ministry.http import system_client
 from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
@@ -20,6 +21,7 @@ from gateway.errors import PeerReplyError
 from gateway.sandbox.faults import Faults
 from gateway.testing.ministry import CALLBACK_SECRET, MinistryRig, build_ministry_rig, lltp_forms
 from gateway.testing.records import AGENCY, DOSSIER_NO
+from tests.connectors.ministry.test_oauth import _Lgsp
 from tests.ministry.test_api import call
 
 CHANNEL = "lltp.nhanHoSoDangKy"
@@ -168,3 +170,28 @@ def test_max_call_seconds_bounds_the_clients_real_timeouts() -> None:
         assert config.max_call_seconds < 300  # the default lease still fits
     finally:
         http.close()
+
+
+def test_short_lived_token_is_reused_within_its_life() -> None:
+    """A token the LGSP gives for no longer than the refresh margin (``expires_in`` 30 with the
+    default margin of 60 s) used to be stale the moment it arrived: every call fetched a new
+    one, one thread at a time under the lock. Now a token is refreshed at half its life at
+    the latest, and reused until then."""
+    lgsp, now = _Lgsp(lifetime=30), [0.0]
+    transport = httpx.MockTransport(lgsp)
+    auth = ClientCredentials(
+        system="lltp",
+        token_url="https://lgsp.test/token",
+        client_id="gw",
+        client_secret="s3cret",
+        token_client=httpx.Client(transport=transport),
+        refresh_margin=60,
+        clock=lambda: now[0],
+    )
+    with httpx.Client(transport=transport, auth=auth, base_url="https://lgsp.test") as client:
+        for _ in range(5):
+            assert client.post("/api").status_code == 200
+        assert lgsp.issued == 1
+        now[0] = 16.0  # past half its life: refreshed before it expires
+        assert client.post("/api").status_code == 200
+        assert lgsp.issued == 2

@@ -1,10 +1,11 @@
 """OAuth2 client credentials at the LGSP (RFC 6749 §4.4) as an ``httpx.Auth``.
 
 One token per system, shared by every worker thread: it is fetched on first use, reused until
-``refresh_margin`` seconds before it expires, fetched again then, and once more when the ministry
-answers 401 (a token revoked early); a second 401 is returned to the caller, which classifies it
-(:class:`~gateway.errors.PeerAuthError`). A lock makes concurrent threads wait for one fetch
-instead of each fetching its own. The secret never appears in errors or logs.
+``refresh_margin`` seconds before it expires (half its life at the latest), fetched again then,
+and once more when the ministry answers 401 (a token revoked early); a second 401 is returned to
+the caller, which classifies it (:class:`~gateway.errors.PeerAuthError`). A lock makes
+concurrent threads wait for one fetch instead of each fetching its own. The secret never
+appears in errors or logs.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class ClientCredentials(httpx.Auth):
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._refresh_at = 0.0
         self.fetches = 0
         """Tokens fetched so far (for tests and metrics)."""
 
@@ -69,7 +70,7 @@ class ClientCredentials(httpx.Auth):
     def token(self, *, stale: str | None = None) -> str:
         """A valid token; ``stale`` is one the peer refused, to be replaced if still cached."""
         with self._lock:
-            fresh = self._token is not None and self._clock() < self._expires_at - self._margin
+            fresh = self._token is not None and self._clock() < self._refresh_at
             if fresh and (stale is None or self._token != stale):
                 assert self._token is not None  # noqa: S101 - narrowed by `fresh`
                 return self._token
@@ -120,7 +121,10 @@ class ClientCredentials(httpx.Auth):
                 "token endpoint reply has no access_token", system=self._system, operation="token"
             )
         self._token = token
-        self._expires_at = self._clock() + lifetime
+        # ``refresh_margin`` before expiry, but never later than half the token's life: a
+        # token living no longer than the margin would otherwise be stale on arrival, and
+        # every call would fetch one (one thread at a time, under the lock).
+        self._refresh_at = self._clock() + max(lifetime - self._margin, lifetime / 2)
         self.fetches += 1
         return token
 
