@@ -129,7 +129,9 @@ class FlowBack:
             [
                 Entry(
                     subject=f"{system}.{dossier}",
-                    fingerprint=f"ministry|{system}|{dossier}|{change['status']}",
+                    # The change's number, not its status: a status reached twice is two
+                    # events; a redo after a crash has the same number (a duplicate).
+                    fingerprint=f"ministry|{system}|{dossier}|{seq}",
                     body=body,
                     order=seq,
                 )

@@ -14,11 +14,12 @@ Keys, under the gateway's namespace ``ns`` (system ``Y``, dossier ``D``)::
 fingerprint joins the seen set, the case's ``seq`` grows by one, and the change is queued for
 flow-back with a time ``at`` strictly after the case's previous change, all atomically. A change
 seen again (a lost acknowledgement, a duplicate callback, a poll after a feed) is ``dup`` and
-has no second effect; one seen late, older than one recorded (its ``order`` is lower), or after
-the case settled, is ``stale`` and has none either. Flow-back (:mod:`.flow`) turns a queued
-change into outbox entries whose fingerprints derive from (case, status) and whose bodies are
-built from the queued JSON only, so redoing it after a crash is a duplicate at accept; only
-then is it unqueued.
+has no second effect, unless its ``order`` is above every recorded one (the case came back to
+a status it had: a new change); one seen late, older than one recorded (its ``order`` is
+lower), or after the case settled, is ``stale`` and has none either. Flow-back (:mod:`.flow`)
+turns a queued change into outbox entries whose fingerprints derive from (case, change number)
+and whose bodies are built from the queued JSON only, so redoing it after a crash is a
+duplicate at accept; only then is it unqueued.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ _OBSERVE = """
 local case, seen, poll, pending, pendz = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now, poll_ms, dossier = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if redis.call('EXISTS', case) == 0 then return 'unknown' end
-if redis.call('SISMEMBER', seen, ARGV[4]) == 1 then return 'dup' end
 local last_order = redis.call('HGET', case, 'order')
+-- A status reached again later (2 -> 3 -> 2) has the fingerprint of its first time, but an
+-- order above every recorded one: it is a new change, not a repeat.
+local newer = ARGV[11] ~= '' and last_order and tonumber(ARGV[11]) > tonumber(last_order)
+if redis.call('SISMEMBER', seen, ARGV[4]) == 1 and not newer then return 'dup' end
 if redis.call('HGET', case, 'terminal') == '1' or
    (ARGV[11] ~= '' and last_order and tonumber(ARGV[11]) < tonumber(last_order)) then
   redis.call('SADD', seen, ARGV[4])

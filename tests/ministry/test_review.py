@@ -195,3 +195,31 @@ def test_short_lived_token_is_reused_within_its_life() -> None:
         now[0] = 16.0  # past half its life: refreshed before it expires
         assert client.post("/api").status_code == 200
         assert lgsp.issued == 2
+
+
+def test_a_status_reached_again_later_is_a_new_change(rig: MinistryRig) -> None:
+    """A case can come back to a status (supplement requested, processing, supplement requested
+    again: hộ tịch's 2 → 3 → 2). Ordered by change time, the second 2 is newer than anything
+    recorded; it used to be a duplicate of the first by its (case, status) fingerprint, at the
+    store and again at the webhook's accept, so the province never heard of it. The same
+    change seen again, or the first 2 seen late, still has no effect."""
+    from gateway.connectors.ministry.profile import CaseState
+
+    assert rig.dossier(DOSSIER_NO)
+    rig.deliver()
+    cases = rig.gateway.cases
+    assert cases is not None
+
+    def seen(status: str, state: CaseState, order: int) -> str:
+        change = CaseStatus(DOSSIER_NO, status, state, case_id="77", order=order)
+        return cases.observe("lltp", change).code
+
+    assert seen("2", CaseState.SUPPLEMENT_REQUESTED, 1_000) == "new"
+    assert seen("3", CaseState.PROCESSING, 2_000) == "new"
+    assert seen("2", CaseState.SUPPLEMENT_REQUESTED, 3_000) == "new"
+    assert seen("2", CaseState.SUPPLEMENT_REQUESTED, 3_000) == "dup"
+    assert seen("2", CaseState.SUPPLEMENT_REQUESTED, 1_000) != "new"
+    assert seen("3", CaseState.PROCESSING, 2_000) != "new"
+    rig.track(force_feed=False)
+    rig.deliver()
+    assert [e["data"]["status"] for e in rig.events()] == ["2", "3", "2"]

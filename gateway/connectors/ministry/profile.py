@@ -178,7 +178,8 @@ class CaseStatus:
 
     @property
     def fingerprint(self) -> str:
-        """What makes a repeat of this change a duplicate: the case and the status reached."""
+        """What makes a repeat of this change a duplicate: the case and the status reached
+        (a status reached again with an ``order`` above every recorded one is a new change)."""
         return f"{self.dossier_no}|{self.status}"
 
 
