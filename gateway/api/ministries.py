@@ -75,7 +75,12 @@ def callback(system: System, request: Request, service: Gateway, body: Body) -> 
 @router.get("/v1/ministries/{system}/cases/{dossier_no}")
 def case(system: System, dossier_no: str, client: Client, service: Gateway) -> dict[str, Any]:
     """The ministry case of one handed-over dossier (404 when it was never handed over)."""
-    found = _ministry(service, system).case(system, dossier_no)
+    ministry = _ministry(service, system)
+    stored = ministry.store.get(system, dossier_no)
+    # Another client's case answers 404 like a missing one (as deliveries do), so one province
+    # cannot follow, or probe for, another's dossiers.
+    mine = stored is not None and (client.operator or stored.client == client.id)
+    found = ministry.case(system, dossier_no) if mine else None
     if found is None:
         raise Problem(404, f"{dossier_no} was not handed over to {system}", kind="not-found")
     return found

@@ -223,3 +223,22 @@ def test_a_status_reached_again_later_is_a_new_change(rig: MinistryRig) -> None:
     rig.track(force_feed=False)
     rig.deliver()
     assert [e["data"]["status"] for e in rig.events()] == ["2", "3", "2"]
+
+
+def test_a_case_is_shown_only_to_the_client_that_sent_the_dossier(
+    rig: MinistryRig, redis_client: redis.Redis
+) -> None:
+    """``GET /v1/ministries/<system>/cases/<MaHoSo>`` used to show any client any province's
+    case (its ministry id, status, route); like a delivery, another client's case now answers
+    404, the same as one never handed over, so dossier numbers cannot be probed."""
+    app = create_app(rig.gateway)
+    assert rig.dossier(DOSSIER_NO)
+    rig.deliver()
+    url = f"/v1/ministries/lltp/cases/{DOSSIER_NO}"
+    mine = call(app, "GET", url, headers={"Authorization": "Bearer k1"})
+    assert mine.status_code == 200
+    cases = rig.gateway.cases
+    assert cases is not None
+    redis_client.hset(cases.case_key("lltp", DOSSIER_NO), "client", "another-province")
+    theirs = call(app, "GET", url, headers={"Authorization": "Bearer k1"})
+    assert theirs.status_code == 404
