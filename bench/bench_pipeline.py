@@ -874,10 +874,30 @@ def script_names() -> dict[str, str]:
     """SHA1 → name of the outbox's Lua scripts (as Redis knows them)."""
     from gateway.pipeline import scripts
 
-    return {
-        hashlib.sha1(scripts.source(name).encode(), usedforsecurity=False).hexdigest(): name
-        for name in getattr(scripts, "NAMES", ())  # a core before 2026-12-01: unnamed
+    def sha(text: str) -> str:
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    out = {sha(scripts.source(name)): name for name in getattr(scripts, "NAMES", ())}
+    # The other scripts of the gateway and dramatiq's own, so that none hides in "other".
+    others = {
+        "gateway.evaluations.store": ("_PUT", "_READ", "_ITEMS", "_ADVANCE", "_UNLOCK", "_FEED"),
+        "gateway.audit.chain": ("_APPEND",),
+        "gateway.api.throttle": ("_ADMIT", "_SUCCEEDED"),
     }
+    for module_name, names in others.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an older core
+            continue
+        label = module_name.rsplit(".", 2)[-2]
+        for name in names:
+            text = getattr(module, name, None)
+            if isinstance(text, str):
+                out[sha(text)] = f"{label}{name.lower()}"
+    lua_dir = Path(dramatiq.__file__).parent / "brokers" / "redis"
+    for path in lua_dir.glob("*.lua"):
+        out[sha(path.read_text(encoding="utf-8"))] = f"dramatiq:{path.stem}"
+    return out
 
 
 def slowlog_by_command(client: redis.Redis, shas: dict[str, str]) -> dict[str, tuple[int, int]]:
@@ -888,7 +908,7 @@ def slowlog_by_command(client: redis.Redis, shas: dict[str, str]) -> dict[str, t
         cmd = entry["command"].split(b" ") if isinstance(entry["command"], bytes) else []
         name = cmd[0].decode().lower() if cmd else "?"
         if name == "evalsha" and len(cmd) > 1:
-            name = "lua:" + shas.get(cmd[1].decode(), "dramatiq (or other)")
+            name = "lua:" + shas.get(cmd[1].decode(), "other")
         calls_us = out.setdefault(name, [0, 0])
         calls_us[0] += 1
         calls_us[1] += int(entry["duration"])

@@ -454,16 +454,13 @@ class GatewayService:
         """Store entries on any channel durably, then make sure a worker will deliver them.
 
         ``pins``: see :meth:`Outbox.accept` (raises :class:`PinsChanged`)."""
-        accepted = self.outbox.accept(channel_id, partition, items, client=client, pins=pins)
+        # The request's correlation id is stored with each new item in the same atomic write,
+        # and goes with it to the peer call, its dead letter and the webhook event
+        # (gateway/observability/delivery.py).
         cid = current_cid()
-        if cid is not None:
-            # The request's correlation id goes with each new item, to the peer call, its dead
-            # letter and the webhook event (gateway/observability/delivery.py).
-            pipe = self.client.pipeline(transaction=False)
-            for a in accepted:
-                if a.code == "new" and a.delivery_id is not None:
-                    pipe.hset(self.outbox.keys.rec(a.delivery_id), "cid", cid)
-            pipe.execute()
+        accepted = self.outbox.accept(
+            channel_id, partition, items, client=client, pins=pins, cid=cid
+        )
         if any(a.code == "new" for a in accepted):
             self._wake({(channel_id, partition)})
         return accepted

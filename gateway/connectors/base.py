@@ -90,6 +90,9 @@ class Item:
     key: str
     body: bytes
     exists: bool = False
+    cid: str | None = None
+    """The correlation id stored with the item (``""``: none); None when the core did not read
+    it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,12 +45,18 @@ def correlation_ids(
 ) -> str | None:
     """The distinct stored correlation ids of ``items``, joined by commas (None when none).
 
-    ``events``: items are webhook events, which take the id of the delivery they report.
+    ``events``: items are webhook events, which take the id of the delivery they report. An
+    item's ``cid`` read with its claim is used as it is; Redis is asked only about the others
+    (and about events stored without one, from before events carried it).
     """
-    pipe = client.pipeline(transaction=False)
-    for item in items:
-        pipe.hget(f"{namespace}:rec:{item.key}", "cid")
-    found: list[bytes | None] = pipe.execute()
+    found: list[str | None] = [it.cid or None for it in items]
+    unread = [i for i, it in enumerate(items) if it.cid is None]
+    if unread:
+        pipe = client.pipeline(transaction=False)
+        for i in unread:
+            pipe.hget(f"{namespace}:rec:{items[i].key}", "cid")
+        for i, cid in zip(unread, pipe.execute(), strict=True):
+            found[i] = cid.decode() if cid is not None else None
     missing: list[tuple[int, str]] = []
     if events:
         for i, (item, cid) in enumerate(zip(items, found, strict=True)):
@@ -61,11 +67,11 @@ def correlation_ids(
         for _, delivery in missing:
             pipe.hget(f"{namespace}:rec:{delivery}", "cid")
         for (i, _), cid in zip(missing, pipe.execute(), strict=True):
-            found[i] = cid
+            found[i] = cid.decode() if cid is not None else None
     ids: list[str] = []
     for cid in found:
-        if cid is not None and cid.decode() not in ids:
-            ids.append(cid.decode())
+        if cid is not None and cid not in ids:
+            ids.append(cid)
             if len(ids) == MAX_IDS:
                 break
     return ",".join(ids) or None

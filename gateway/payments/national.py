@@ -61,6 +61,7 @@ def patch_state(
             text(part) or "",
             text(client) or "",
             channel.allowed,
+            "",  # no correlation id: this is the gateway's own patch, not a request's record
             1,
             meta,
             entry.body,

@@ -214,7 +214,7 @@ class DeliveryEngine:
         to_send: dict[str, list[int]],
     ) -> int:
         items = [
-            Item(c.subject, c.ids[i], c.bodies[i], c.exists)
+            Item(c.subject, c.ids[i], c.bodies[i], c.exists, None if c.cids is None else c.cids[i])
             for c in claims
             for i in to_send[c.subject]
         ]

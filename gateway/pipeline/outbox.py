@@ -109,6 +109,8 @@ class Claim:
     ambiguous: tuple[bool, ...] = ()
     extra_ids: tuple[str, ...] = ()
     extra_bodies: tuple[bytes, ...] = ()
+    cids: tuple[str, ...] | None = None
+    """Per claimed item, its stored correlation id (``""`` when none); None: not read."""
 
     @property
     def needs_lookup(self) -> bool:
@@ -210,6 +212,7 @@ class Outbox:
         *,
         client: str,
         pins: Mapping[str, str] | None = None,
+        cid: str | None = None,
     ) -> list[Accepted]:
         """Store entries durably (one atomic call) and mark their subjects ready.
 
@@ -217,7 +220,8 @@ class Outbox:
         (``order``); on a latest-state channel one older than the accepted state (``stale``); on
         a guarded channel a status change the life cycle forbids (``transition``). An entry equal
         to one accepted before (same fingerprint) is a duplicate: same delivery id, no new work.
-        Results are in input order.
+        Results are in input order. ``cid``, the request's correlation id, is stored with each
+        new item (field ``cid``) in the same write.
 
         ``pins`` (subject -> value, "" for none) are the pins (:meth:`pins`) the caller read and
         built the entries from: if any changed meanwhile, nothing is stored and
@@ -228,7 +232,7 @@ class Outbox:
         if ch.mode is Mode.APPEND:
             # Within one request, items go in order whatever order they came in.
             order.sort(key=lambda i: entries[i].order)
-        args: list[str | int | bytes] = [partition, client, ch.allowed, len(entries)]
+        args: list[str | int | bytes] = [partition, client, ch.allowed, cid or "", len(entries)]
         for i in order:
             e = entries[i]
             flags = ",".join(e.flags) or "-"
@@ -286,8 +290,9 @@ class Outbox:
                 ambiguous=tuple(text(a) == "1" for a in amb),
                 extra_ids=tuple(text(i) or "" for i in xids),
                 extra_bodies=tuple(xbodies),
+                cids=tuple(text(c) or "" for c in cids),
             )
-            for s, exists, ids, bodies, amb, xids, xbodies in raw
+            for s, exists, ids, bodies, amb, xids, xbodies, cids in raw
         ]
 
     def delivered_bodies(self, channel_id: str, subject: str) -> list[bytes]:

@@ -94,16 +94,18 @@ end
 -- event's id is its idempotency key (the webhook-id), the same on every retry and replay.
 local function notify_event(id, kind, reason, woke)
   if notify == '' or ch == notify then return end
-  local r = redis.call('HMGET', rec(id), 'client', 'part', 'subj')
+  local r = redis.call('HMGET', rec(id), 'client', 'part', 'subj', 'cid')
   local client = r[1]
   if not client or not string.find(subscribers, ',' .. client .. ',', 1, true) then return end
   local eid = string.format('%012d', redis.call('INCR', ns .. ':seq'))
   local es = 'msg_' .. eid
   local body = cjson.encode({type = 'delivery.' .. kind, at = tonumber(now), delivery_id = id,
     channel = ch, subject = r[3], partition = r[2], reason = reason})
+  -- The event carries the correlation id of the delivery it reports, so its send reads it
+  -- with its claim (gateway/observability/delivery.py).
   redis.call('HSET', rec(eid), 'ch', notify, 'part', client, 'subj', es, 'fp', es,
     'status', '-', 'ord', now, 'body', body, 'state', 'queued', 'accepted_at', now,
-    'client', client, 'attempts', 0)
+    'client', client, 'attempts', 0, 'cid', r[4] or '')
   redis.call('ZADD', items(notify, es), now, eid)
   redis.call('HSET', fps(notify, es), es, eid)
   redis.call('HSET', sub(notify, es), 'part', client)
@@ -118,7 +120,9 @@ end
 -- arrive: the letter is settled, so that a replay cannot send the item a second time. Append
 -- items move from the waiting set to the delivered one; returns the highest delivered order.
 local function mark_delivered(s, id, top, out, woke)
-  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at')
+  -- One read and (usually) one write per item: this runs for every delivered item.
+  local r = redis.call('HMGET', rec(id), 'state', 'accepted_at', 'ord', 'delivered_at', 'amb',
+    'next_at')
   if r[1] ~= 'delivered' and not r[4] then
     out[#out + 1] = r[2]
     notify_event(id, 'delivered', nil, woke)
@@ -128,8 +132,13 @@ local function mark_delivered(s, id, top, out, woke)
     redis.call('ZREM', ns .. ':dl:index', id)
   end
   redis.call('HSET', rec(id), 'state', 'delivered', 'delivered_at', now)
-  redis.call('HDEL', rec(id), 'next_at')
-  clear_ambiguous(id, s)  -- before it leaves the subject's items: see counted()
+  if r[6] then redis.call('HDEL', rec(id), 'next_at') end
+  -- clear_ambiguous, from the flag read above; before the item leaves the subject's items
+  -- (see counted()).
+  if r[5] == '1' then
+    redis.call('HDEL', rec(id), 'amb')
+    if counted(id, s) then redis.call('HINCRBY', sub(ch, s), 'amb', -1) end
+  end
   if mode ~= 'latest' then
     redis.call('ZREM', items(ch, s), id)
     redis.call('ZADD', done(ch, s), r[3] or 0, id)

@@ -1,13 +1,14 @@
--- ARGV 9..: partition client allowed n {meta body}*n, meta = "subject fp status order flags"
--- (status and flags '-' when none; flags a comma list of intake rules the record raised).
+-- ARGV 9..: partition client allowed cid n {meta body}*n, meta = "subject fp status order flags"
+-- (status and flags '-' when none; flags a comma list of intake rules the record raised; cid the
+-- request's correlation id, '' when none, stored with each new item in the same write).
 -- allowed: ",old>new,…," legal status changes, then "|,old>new:rule,…," changes accepted only
 -- as a quirk (the rule joins the item's flags), or '*' for a channel without a life cycle.
 -- Returns one string, a line per item "code id extra" (one bulk reply parses far faster than
 -- nested arrays on the client). Codes: new, dup, order (older than an accepted item of an
 -- append channel), stale (older than the accepted state of a latest-state channel),
 -- transition (a status change the life cycle forbids).
-local part, client, allowed = ARGV[9], ARGV[10], ARGV[11]
-local n = tonumber(ARGV[12])
+local part, client, allowed, cid = ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local n = tonumber(ARGV[13])
 local rq = ready(ch, part)
 local out = {}
 -- true (and the quirk, for a pair accepted only as one) when new may follow old
@@ -27,18 +28,23 @@ local function with_flag(flags, rule)
 end
 local function new_item(s, fp, status, ord, flags, body)
   local id = string.format('%012d', redis.call('INCR', ns .. ':seq'))
-  redis.call('HSET', rec(id), 'ch', ch, 'part', part, 'subj', s, 'fp', fp, 'status', status,
-    'ord', ord, 'body', body, 'state', 'queued', 'accepted_at', now, 'client', client,
-    'attempts', 0)
+  local fields = {'ch', ch, 'part', part, 'subj', s, 'fp', fp, 'status', status, 'ord', ord,
+    'body', body, 'state', 'queued', 'accepted_at', now, 'client', client, 'attempts', 0}
+  if cid ~= '' then
+    fields[#fields + 1] = 'cid'
+    fields[#fields + 1] = cid
+  end
   if flags ~= '-' then
-    redis.call('HSET', rec(id), 'flags', flags)
+    fields[#fields + 1] = 'flags'
+    fields[#fields + 1] = flags
     for rule in string.gmatch(flags, '[^,]+') do metric('flagged|' .. ch .. '|' .. rule) end
   end
+  redis.call('HSET', rec(id), unpack(fields))
   return id
 end
 local accepted, dups = 0, 0
 for i = 0, n - 1 do
-  local b = 13 + i * 2
+  local b = 14 + i * 2
   local s, fp, status, ord, flags = string.match(ARGV[b], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
   local body = ARGV[b + 1]
   local sk = sub(ch, s)

@@ -1,10 +1,11 @@
 -- ARGV 9..: partition n lease_ms token room
--- Returns {{subject, exists, {ids}, {bodies}, {amb}, {extra ids}, {extra bodies}}…}: at most n
+-- Returns {{subject, exists, {ids}, {bodies}, {amb}, {extra ids}, {extra bodies}, {cids}}…}: at most n
 -- subjects and `room` items, due now, not leased. `room` is the connector's batch size, so one
 -- send is one peer call and a failure never hides a partial success; a subject with more items
 -- than fit sends its oldest first. `amb` flags the claimed items that were on the wire in an
 -- attempt whose outcome is unknown; the extras are the subject's other such items, so that one
--- look-up settles all of them even when this claim holds only some.
+-- look-up settles all of them even when this claim holds only some. `cids` are the claimed items'
+-- correlation ids ('' when none), read with their bodies so the send needs no second look.
 local part, n, token = ARGV[9], tonumber(ARGV[10]), ARGV[12]
 local room = tonumber(ARGV[13])
 local expiry = tonumber(now) + tonumber(ARGV[11])
@@ -46,15 +47,19 @@ for _, s in ipairs(cands) do
       -- A subject isolated after a batch rejection travels alone: leave it for the next claim.
     else
       redis.call('ZREM', rq, s)
-      redis.call('HSET', sk, 'lease', expiry, 'token', token)
-      if mode == 'latest' then redis.call('HSET', sk, 'sending', ids[1]) end
+      if mode == 'latest' then
+        redis.call('HSET', sk, 'lease', expiry, 'token', token, 'sending', ids[1])
+      else
+        redis.call('HSET', sk, 'lease', expiry, 'token', token)
+      end
       redis.call('ZADD', ns .. ':leases', expiry, ch .. '|' .. part .. '|' .. s)
-      local bodies, amb, mine = {}, {}, {}
+      local bodies, amb, cids, mine = {}, {}, {}, {}
       for j, id in ipairs(ids) do
-        local r = redis.call('HMGET', rec(id), 'body', 'amb')
+        local r = redis.call('HMGET', rec(id), 'body', 'amb', 'cid')
         redis.call('HSET', rec(id), 'state', 'sending')
         bodies[j] = r[1]
         amb[j] = r[2] or ''
+        cids[j] = r[3] or ''
         mine[id] = true
       end
       local xids, xbodies = {}, {}
@@ -69,7 +74,7 @@ for _, s in ipairs(cands) do
           end
         end
       end
-      out[#out + 1] = {s, f[5] or '', ids, bodies, amb, xids, xbodies}
+      out[#out + 1] = {s, f[5] or '', ids, bodies, amb, xids, xbodies, cids}
       room = room - #ids
       if f[3] == '1' then break end
     end
