@@ -79,13 +79,19 @@ return table.concat(out, '\\n')
 _ITEMS = """
 local ns = ARGV[1]
 local out = {}
+-- A plain find (memchr) first: a pattern gsub walked every 2 KB body char by char, most of
+-- this script's time, for bodies that (compact JSON) never hold a newline.
+local function line(v)
+  if string.find(v, '\\n', 1, true) then return (string.gsub(v, '\\n', ' ')) end
+  return v
+end
 for i = 2, #ARGV do
   local h = redis.call('HMGET', ns .. ':rec:' .. ARGV[i], 'ch', 'part', 'subj', 'body', 'flags')
-  for j = 1, 5 do out[#out + 1] = string.gsub(h[j] or '', '\\n', ' ') end
+  for j = 1, 5 do out[#out + 1] = line(h[j] or '') end
   local checks = {}
   if h[3] then checks = redis.call('LRANGE', ns .. ':idchecks:' .. h[3], 0, -1) end
   out[#out + 1] = tostring(#checks)
-  for _, c in ipairs(checks) do out[#out + 1] = string.gsub(c, '\\n', ' ') end
+  for _, c in ipairs(checks) do out[#out + 1] = line(c) end
 end
 return table.concat(out, '\\n')
 """
