@@ -376,17 +376,14 @@ class GatewayService:
         """
         if not records:
             return []
+        if flags is not None and len(flags) != len(records):
+            raise ValueError(f"{len(flags)} flag lists for {len(records)} records")
         pins: dict[str, str] | None = None
         for _ in range(_PIN_ATTEMPTS):
             if service is Service.DOSSIER and self.settings.payments is not None:
                 pins = self.outbox.pins(service.value, (r.dossier_no for r in records))
                 records = keep_payment_flags(records, pins)  # type: ignore[arg-type]  # DOSSIER: DossierRecords
-            items = entries(service, records)
-            if flags is not None:
-                items = [
-                    Entry(e.subject, e.fingerprint, e.body, e.order, e.status, tuple(f))
-                    for e, f in zip(items, flags, strict=True)
-                ]
+            items = entries(service, records, flags)
             try:
                 accepted = self.accept_entries(
                     service.value, agency, items, client=client, pins=pins
@@ -399,7 +396,10 @@ class GatewayService:
         outcomes = [outcome(self.lifecycle, records[a.index], a) for a in accepted]
         if service is Service.DOSSIER and self.ministry is not None:
             self._hand_over(agency, records, outcomes, client)  # type: ignore[arg-type]  # DOSSIER means DossierRecords
-        self.evaluations.observe(service, agency, records, outcomes)
+        bodies = [e.body for e in items]
+        self.evaluations.observe(
+            service, agency, records, outcomes, channel=service.value, bodies=bodies
+        )
         return outcomes
 
     def _hand_over(

@@ -80,14 +80,17 @@ class Service(StrEnum):
 
 
 def entries(
-    service: Service, records: Sequence[DossierRecord] | Sequence[ProgressRecord]
+    service: Service,
+    records: Sequence[DossierRecord] | Sequence[ProgressRecord],
+    flags: Sequence[Sequence[str]] | None = None,
 ) -> list[Entry]:
     """The outbox entries for accepted DVCQG records (subject: ``MaHoSo``).
 
     One Rust call gives the stored body; equal records give equal bytes (fields in model order),
     so the body's digest is the record's fingerprint. A step is ordered by ``ThoiDiemXuLy``; a
     dossier state by its newest event time (:attr:`DossierRecord.version`), so that an older
-    state arriving after a newer one is refused as stale.
+    state arriving after a newer one is refused as stale. ``flags[i]`` are the intake rules
+    record ``i`` raised (stored with it).
     """
     out: list[Entry] = []
     for rec in records:
@@ -100,6 +103,7 @@ def entries(
                 body=body,
                 order=int(order),
                 status=rec.status.value,
+                flags=() if flags is None else tuple(flags[len(out)]),
             )
         )
     return out

@@ -7,6 +7,7 @@ records are stored); ratings and population-database look-ups come in through :m
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -28,7 +29,7 @@ from gateway.evaluations.record import (
     fold_step_wire,
 )
 from gateway.evaluations.settings import EvaluationSettings
-from gateway.evaluations.store import EvaluationStore, Update
+from gateway.evaluations.store import EvaluationStore, Item, Update
 from gateway.schemas.national import DossierRecord, ProgressRecord
 from gateway.schemas.rating import DossierRating
 
@@ -46,6 +47,8 @@ class Outcome(Protocol):
     def duplicate(self) -> bool: ...
     @property
     def accepted(self) -> bool: ...
+    @property
+    def flags(self) -> tuple[str, ...]: ...
 
 
 log = logging.getLogger("gateway.evaluations")
@@ -84,6 +87,15 @@ class Evaluations:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Items the intake in this process accepted, by id, as the drain would read them back
+        # (see observe): the drain takes them from here instead of from Redis. Volatile by
+        # design: a crash loses only this copy, and the drain then reads Redis as before.
+        self._handed: dict[str, Item] = {}
+        self._handed_lock = threading.Lock()
+        self.handoff = False
+        """Keep the intake's items for the drain; on while this process drains in the
+        background (:meth:`start`), where nearly every item is folded moments after it was
+        accepted. Off, nothing is kept (a process that does not drain would only hold them)."""
 
     def now_ms(self) -> int:
         """The current time in ms, from the injected clock."""
@@ -97,15 +109,37 @@ class Evaluations:
         agency: str,
         records: Sequence[DossierRecord] | Sequence[ProgressRecord],
         outcomes: Sequence[Outcome],
+        *,
+        channel: str = "",
+        bodies: Sequence[bytes] = (),
     ) -> None:
         """Wake the drain: records were accepted (the hook in ``GatewayService.accept``).
 
         The intake writes nothing for the evaluations: the drain finds accepted items by their
         ids (see :mod:`gateway.evaluations.store`), so the hook costs no Redis call at all.
-        Duplicates create no item and refusals none, so neither is ever folded.
+        Duplicates create no item and refusals none, so neither is ever folded. With
+        :attr:`handoff` on, each new item's ``channel``, agency, dossier number, stored body
+        (``bodies``, by record) and flags are kept for the drain, which then need not read
+        them back: the same values the outbox stored with the item.
         """
-        if self.settings.enabled and any(o.accepted and not o.duplicate for o in outcomes):
-            self._wake.set()
+        if not self.settings.enabled:
+            return
+        new = [o for o in outcomes if o.accepted and not o.duplicate and o.delivery_id]
+        if not new:
+            return
+        if self.handoff and channel and len(bodies) == len(records):
+            with self._handed_lock:
+                if len(self._handed) + len(new) <= _HANDOFF_MAX:
+                    for o in new:
+                        self._handed[o.delivery_id or ""] = Item(
+                            channel,
+                            agency,
+                            records[o.index].dossier_no,
+                            bodies[o.index],
+                            ",".join(o.flags),
+                            [],
+                        )
+        self._wake.set()
 
     def drain(self, *, batch: int = 1000, max_batches: int | None = None) -> int:
         """Fold accepted intake items into their evaluation records; how many ids were read.
@@ -114,13 +148,21 @@ class Evaluations:
         Items fold in id order, which is the order the intake accepted them. A drain cut short
         (a crash) leaves the cursor where it was; the next one skips items already folded.
         """
-        if not self.settings.enabled or not self.store.lock(self._token, _LEASE_MS):
+        if not self.settings.enabled:
+            return 0
+        if not self.store.lock(self._token, _LEASE_MS):
+            if self._handed:
+                self._forget(self.store.cursor())  # another process folded them
             return 0
         taken = 0
         try:
             rounds = 0
             while max_batches is None or rounds < max_batches:
                 cursor, newest = self.store.cursor(), self.store.newest_item()
+                if self._handed:
+                    # Folded already: by another process, or by a batch here that read an item
+                    # from Redis before the intake handed it over.
+                    self._forget(cursor)
                 if cursor >= newest:
                     break
                 last = min(newest, cursor + batch)
@@ -134,12 +176,34 @@ class Evaluations:
             self.store.unlock(self._token)
         return taken
 
+    def _forget(self, cursor: int) -> None:
+        with self._handed_lock:
+            for key in [k for k in self._handed if int(k) <= cursor]:
+                del self._handed[key]
+
+    def _items(self, ids: Sequence[str]) -> list[Item]:
+        """The items under ``ids``: those the intake handed over, the rest read from Redis;
+        each with its dossier's identity look-ups as Redis holds them now."""
+        with self._handed_lock:
+            handed = [self._handed.pop(i, None) for i in ids]
+        unread = [i for i, item in zip(ids, handed, strict=True) if item is None]
+        read = iter(self.store.items(unread))
+        items = [item if item is not None else next(read) for item in handed]
+        if len(unread) < len(ids):
+            nos = sorted({it.dossier_no for it in items if it.dossier_no})
+            checks = dict(zip(nos, self.store.idchecks(nos), strict=True))
+            items = [
+                it if h is None else dataclasses.replace(it, idchecks=checks.get(it.dossier_no, []))
+                for it, h in zip(items, handed, strict=True)
+            ]
+        return items
+
     def _fold_items(self, ids: Sequence[str]) -> None:
         now = self.now_ms()
         updates: list[Update] = []
         checks: dict[str, tuple[str, list[bytes]]] = {}
         # Zero-padded ids: string order is acceptance order.
-        pairs = zip(ids, self.store.items(ids), strict=True)
+        pairs = zip(ids, self._items(ids), strict=True)
         for item_id, item in sorted(pairs, key=lambda p: p[0]):
             kind = item.channel.rsplit(".", 1)[-1]
             if kind not in _FOLDS or not item.body or not item.dossier_no:
@@ -164,6 +228,7 @@ class Evaluations:
         if self._thread is not None or not self.settings.enabled:
             return
         self._stop.clear()
+        self.handoff = True
         self._thread = threading.Thread(target=self._run, name="evaluations-drain", daemon=True)
         self._thread.start()
 
@@ -171,9 +236,12 @@ class Evaluations:
         """Stop the background drain (after its current batch)."""
         self._stop.set()
         self._wake.set()
+        self.handoff = False
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        with self._handed_lock:
+            self._handed.clear()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -266,6 +334,8 @@ class Evaluations:
 _FOLDS = {"DongBoHoSoMC": fold_dossier_wire, "CapNhatTienDoHoSoMC": fold_step_wire}
 _RECENT = 32
 _LEASE_MS = 30_000
+_HANDOFF_MAX = 50_000
+"""Items kept for the drain at most (about 2 KB each); beyond, the drain reads Redis."""
 
 
 def _item_fold(

@@ -96,6 +96,23 @@ end
 return table.concat(out, '\\n')
 """
 
+# The identity look-ups of each dossier: ARGV = ns, then MaHoSo values. Per dossier the count,
+# then the look-ups (the items themselves came from the intake in this process: see
+# Evaluations.observe).
+_CHECKS = """
+local ns = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local checks = redis.call('LRANGE', ns .. ':idchecks:' .. ARGV[i], 0, -1)
+  out[#out + 1] = tostring(#checks)
+  for _, c in ipairs(checks) do
+    if string.find(c, '\\n', 1, true) then c = string.gsub(c, '\\n', ' ') end
+    out[#out + 1] = c
+  end
+end
+return table.concat(out, '\\n')
+"""
+
 _ADVANCE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
@@ -159,6 +176,7 @@ class EvaluationStore:
         self._read_script = client.register_script(_READ)
         self._feed = client.register_script(_FEED)
         self._items = client.register_script(_ITEMS)
+        self._checks = client.register_script(_CHECKS)
         self._unlock = client.register_script(_UNLOCK)
         self._advance = client.register_script(_ADVANCE)
 
@@ -268,6 +286,19 @@ class EvaluationStore:
                 )
             )
             i += 6 + n
+        return out
+
+    def idchecks(self, nos: Sequence[str]) -> list[list[bytes]]:
+        """The identity look-ups stored for each dossier (as :meth:`items` reads them)."""
+        if not nos:
+            return []
+        raw = bytes(self._checks(args=[self.ns, *nos])).split(b"\n")
+        out: list[list[bytes]] = []
+        i = 0
+        for _ in nos:
+            n = int(raw[i] or 0)
+            out.append(raw[i + 1 : i + 1 + n])
+            i += 1 + n
         return out
 
     def lock(self, token: str, ttl_ms: int) -> bool:

@@ -200,3 +200,72 @@ def test_drain_while_intakes_run(gateway: GatewayService, redis_url: str) -> Non
     assert gateway.evaluations.store.high_water() == 60
     nos = {f"{AGENCY}-26100{t + 1}-{i + 1:04d}" for t in range(3) for i in range(20)}
     assert all(gateway.evaluations.store.get(no) is not None for no in nos)
+
+
+def _comparable(rec: object) -> dict[str, object]:
+    import dataclasses
+
+    out = dataclasses.asdict(rec)  # type: ignore[call-overload]  # an EvaluationRecord
+    out.pop("updated_ms")  # the drain's clock
+    return out
+
+
+def test_items_handed_over_fold_as_read_from_redis(
+    gateway: GatewayService, redis_client: redis.Redis
+) -> None:
+    """With the handoff on, the drain folds the intake's own copy of each item (flags, body,
+    agency) and reads only the look-ups, as they are at the drain: the record equals the one a
+    drain reading everything from Redis builds."""
+    portal = FakePortal()
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    plain = GatewayService(
+        Settings(namespace="plain"), redis_client, connector, lifecycle=gateway.lifecycle
+    )
+    try:
+        gateway.evaluations.handoff = True
+        for g, ns in ((gateway, "gw"), (plain, "plain")):
+            g.accept(
+                Service.DOSSIER,
+                AGENCY,
+                [national_dossier(NO, "2")],
+                client="prov",
+                flags=[["owner_id_mismatch"]],
+            )
+            steps = [national_step("20250103090000", "5", NO)]
+            g.accept(Service.PROGRESS, AGENCY, steps, client="prov")
+            # Recorded after the intake, before the drain: the drain must see it.
+            redis_client.rpush(f"{ns}:idchecks:{NO}", orjson.dumps({"at": 1, "outcome": "match"}))
+        assert len(gateway.evaluations._handed) == 2
+        assert plain.evaluations._handed == {}
+        assert gateway.evaluations.drain() == 2
+        assert plain.evaluations.drain() == 2
+        assert gateway.evaluations._handed == {}
+        handed, read = gateway.evaluations.store.get(NO), plain.evaluations.store.get(NO)
+        assert handed is not None
+        assert read is not None
+        assert handed.flags == ["owner_id_mismatch"]
+        assert handed.idchecks == {"match": 1}
+        assert _comparable(handed) == _comparable(read)
+    finally:
+        plain.close()
+
+
+def test_items_folded_elsewhere_are_not_kept(
+    gateway: GatewayService, redis_client: redis.Redis
+) -> None:
+    """Items another process folded (or a batch read from Redis first) leave the handoff: it
+    never keeps what the cursor has passed."""
+    from gateway.evaluations import Evaluations
+
+    gateway.evaluations.handoff = True
+    gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "2")], client="prov")
+    assert len(gateway.evaluations._handed) == 1
+    other = Evaluations(
+        redis_client, namespace="gw", settings=gateway.settings.evaluations, clock=gateway.clock
+    )
+    assert other.drain() == 1
+    assert gateway.evaluations.drain() == 0
+    assert gateway.evaluations._handed == {}
+    assert gateway.evaluations.store.get(NO) is not None
