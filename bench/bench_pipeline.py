@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/bench_pipeline.py [--records N] [--rounds R] [--profile]``
 
-One private ``redis-server`` (unix socket, ``appendfsync always``) serves every row. Each round
+One private ``redis-server`` (unix socket, ``appendfsync always``; ``--appendfsync everysec`` to
+compare, never the default) serves every row. Each round
 runs the rows below in this order, Redis flushed between them; the report gives each row's median
 round (the machine is shared: alternating rows and comparing medians cancels slow drifts).
 
@@ -101,10 +102,15 @@ EVENT_COUNTER = f"delivered|{EVENT_CHANNEL}"
 # drains within seconds of the receiver's return (the defaults, 30 s and 300 s, would only make
 # the bench wait). This probes a down peer more often than the defaults: harder on isolation.
 WEBHOOK_PEER = {
+    "batch_size": 10,
     "retry": {"initial": 0.25, "cap": 2.0},
     "breaker": {"failure_threshold": 5, "reset_seconds": 2.0},
 }
 
+
+# 10 events per claim, posted one after another (the default is 1): a failure mid-batch resends
+# the posted ones under the same webhook-id, which the sandbox receiver de-duplicates (and counts:
+# "redelivered" below). 10 posts, every timeout spent, fit in the default 300 s lease.
 
 # -- records --------------------------------------------------------------------------------------
 
@@ -880,7 +886,15 @@ def script_names() -> dict[str, str]:
     out = {sha(scripts.source(name)): name for name in getattr(scripts, "NAMES", ())}
     # The other scripts of the gateway and dramatiq's own, so that none hides in "other".
     others = {
-        "gateway.evaluations.store": ("_PUT", "_READ", "_ITEMS", "_ADVANCE", "_UNLOCK", "_FEED"),
+        "gateway.evaluations.store": (
+            "_PUT",
+            "_READ",
+            "_ITEMS",
+            "_CHECKS",
+            "_ADVANCE",
+            "_UNLOCK",
+            "_FEED",
+        ),
         "gateway.audit.chain": ("_APPEND",),
         "gateway.api.throttle": ("_ADMIT", "_SUCCEEDED"),
     }
@@ -989,6 +1003,12 @@ def main() -> int:
         "--no-python-parser-row", action="store_true", help="skip (b:py) (hiredis vs Python)"
     )
     p.add_argument("--profile-out", type=Path, help="keep py-spy's raw stacks here")
+    p.add_argument(
+        "--appendfsync",
+        choices=("always", "everysec"),
+        default="always",
+        help="the private Redis's fsync policy for every row (the gateway's default: always)",
+    )
     args = p.parse_args()
     n = args.records
     states = [s for s in args.states.split(",") if s]
@@ -1012,7 +1032,7 @@ def main() -> int:
     stats_b: dict[str, tuple[int, int]] = {}
     stats_a: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-pipe-") as tmp:
-        server = RedisServer(Path(tmp), appendfsync="always")
+        server = RedisServer(Path(tmp), appendfsync=args.appendfsync)
         server.start()
         webhook = WebhookChild() if states else None
         try:
@@ -1120,7 +1140,7 @@ def report(
         ("cpu_count", str(os.cpu_count())),
         ("python", sys.version.split()[0]),
         ("dramatiq", dramatiq.__version__),
-        ("redis", "private redis-server, unix socket, appendfsync=always"),
+        ("redis", f"private redis-server, unix socket, appendfsync={args.appendfsync}"),
         ("N", f"{n:,}"),
         ("(a) enqueue, 1 thread", f"{a['enqueue_per_s']:,.0f} msgs/s"),
         ("(a) no-op worker 8 thr, prefetch 64, median", f"{a['per_s']:,.0f} msgs/s"),

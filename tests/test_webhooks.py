@@ -191,3 +191,69 @@ def test_the_example_configs_commented_peer_sections_are_valid() -> None:
     webhook, webhook_delivery = settings.peer_config("webhook")
     assert webhook is not None
     assert webhook_delivery.concurrency == 2
+
+
+def test_batched_events_survive_a_failure_mid_batch(
+    redis_client: redis.Redis, receiver: WebhookReceiver, portal: FakePortal, clock: Clock
+) -> None:
+    """With ``batch_size`` above 1, one send posts several events; when a post fails mid-batch
+    the whole batch goes again, the events already posted included, under their own
+    ``webhook-id``: the receiver holds each event once, and saw the first one twice."""
+    import httpx
+
+    secret = receiver.add_client("prov")[0]
+    inner = receiver.transport()
+    posts: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        posts.append(request.headers["webhook-id"])
+        if len(posts) == 2:
+            return httpx.Response(503)
+        return inner.handle_request(request)
+
+    client = ClientConfig(
+        id="prov",
+        api_key="k1",
+        agencies=frozenset({"*"}),
+        webhook_url="http://hooks.test/hooks/prov",
+        webhook_secrets=(SecretStr(secret),),
+    )
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    svc = GatewayService(
+        Settings(namespace="whb", clients=(client,), peers={"webhook": {"batch_size": 10}}),
+        redis_client,
+        connector,
+        clock=clock,
+        webhook_transport=httpx.MockTransport(flaky),
+    )
+    try:
+        nos = [f"{AGENCY}-250101-000{i}" for i in range(1, 4)]
+        svc.accept(Service.DOSSIER, AGENCY, [national_dossier(no) for no in nos], client="prov")
+        svc.flush(Service.DOSSIER.value, AGENCY)
+        assert svc.flush(EVENT_CHANNEL, "prov") == 0  # the second post failed: none settled
+        assert len(posts) == 2
+        clock.advance(3600)
+        assert svc.flush(EVENT_CHANNEL, "prov") == 3  # one claim, three posts
+        assert len(posts) == 5
+        assert len({e["id"] for e in receiver.events}) == 3
+        assert receiver.deliveries(posts[0]) == 2
+        assert posts[2:] == [posts[0], posts[1], *posts[4:]]
+        assert svc.outbox.metrics()[f"delivered|{EVENT_CHANNEL}"] == 3
+    finally:
+        svc.close()
+
+
+def test_a_batch_must_fit_in_the_lease() -> None:
+    """``batch_size`` posts, every timeout spent, must end before the lease lapses."""
+    from gateway.connectors.webhook import WebhookConfig, WebhookConnector
+
+    one = WebhookConnector(WebhookConfig())
+    ten = WebhookConnector(WebhookConfig(batch_size=10))
+    try:
+        assert ten.max_call_seconds == 10 * one.max_call_seconds
+        assert ten.channels[0].max_batch == 10
+    finally:
+        one.close()
+        ten.close()

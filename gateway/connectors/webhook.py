@@ -63,6 +63,12 @@ class WebhookConfig(BaseModel):
     read_timeout: float = Field(default=10.0, gt=0)
     write_timeout: float = Field(default=10.0, gt=0)
     pool_timeout: float = Field(default=3.0, gt=0)
+    batch_size: int = Field(default=1, ge=1, le=50)
+    """Events claimed together and posted one after another within one send (each its own
+    post). A failure mid-batch sends the whole batch again later, events already posted
+    included, under the same ``webhook-id``: receivers that de-duplicate (Standard Webhooks
+    asks them to) see each once. Above 1 only for such receivers; the lease must outlast
+    ``batch_size`` posts (checked at start-up)."""
     max_connections: int = Field(default=10, ge=1)
     subscribers: dict[str, Subscriber] = Field(default_factory=dict)
 
@@ -91,7 +97,8 @@ class WebhookConnector:
         self._config = config
         self._clock = clock
         self.channels: tuple[ChannelSpec, ...] = (
-            ChannelSpec(SYSTEM, "event", Mode.EVENT, max_batch=1),
+            ChannelSpec(SYSTEM, "event", Mode.EVENT, max_batch=config.batch_size),
+            # Ordered events go one at a time: a batch's resend would repeat them out of order.
             ChannelSpec(SYSTEM, "ordered", Mode.APPEND, max_batch=1),
         )
         self._client = httpx.Client(
@@ -108,16 +115,18 @@ class WebhookConnector:
 
     @property
     def max_call_seconds(self) -> float:
-        """One post, every timeout spent."""
+        """One post per event of a batch, every timeout spent."""
         c = self._config
-        return c.connect_timeout + c.write_timeout + c.read_timeout + c.pool_timeout
+        one = c.connect_timeout + c.write_timeout + c.read_timeout + c.pool_timeout
+        return one * c.batch_size
 
     def subscribers(self) -> list[str]:
         """The clients that have a webhook."""
         return sorted(self._config.subscribers)
 
     def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
-        """Post each event (the core passes one) to client ``partition``'s URL."""
+        """Post each event (at most ``batch_size``), in order, to client ``partition``'s URL;
+        the first failure fails the send."""
         sub = self._config.subscribers.get(partition)
         if sub is None:
             raise PermanentPeerError(
