@@ -26,8 +26,12 @@ local function with_flag(flags, rule)
   if flags == '-' then return rule end
   return flags .. ',' .. rule
 end
+-- Ids are handed out from a local copy of the counter, written back once at the end: the script
+-- is atomic, so this equals one INCR per item (nothing else runs in between).
+local seq = tonumber(redis.call('GET', ns .. ':seq') or '0')
 local function new_item(s, fp, status, ord, flags, body)
-  local id = string.format('%012d', redis.call('INCR', ns .. ':seq'))
+  seq = seq + 1
+  local id = string.format('%012d', seq)
   local fields = {'ch', ch, 'part', part, 'subj', s, 'fp', fp, 'status', status, 'ord', ord,
     'body', body, 'state', 'queued', 'accepted_at', now, 'client', client, 'attempts', 0}
   if cid ~= '' then
@@ -100,6 +104,7 @@ for i = 0, n - 1 do
   end
 end
 if accepted > 0 then
+  redis.call('SET', ns .. ':seq', string.format('%d', seq))  -- no %.14g rounding
   redis.call('SADD', ns .. ':queues', ch .. '|' .. part)
   redis.call('HINCRBY', ns .. ':metrics', 'accepted|' .. ch, accepted)
 end
