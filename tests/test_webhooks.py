@@ -257,3 +257,24 @@ def test_a_batch_must_fit_in_the_lease() -> None:
     finally:
         one.close()
         ten.close()
+
+
+def test_a_delivered_notification_leaves_no_subject_keys(
+    service: GatewayService, receiver: WebhookReceiver, redis_client: redis.Redis
+) -> None:
+    """An event's own subject keys (state, fingerprints, delivered set) go with its delivery;
+    its hash stays, delivered. An event that could not be delivered keeps them (it is retried)."""
+    receiver.set_down(True)
+    [ok] = service.accept(Service.DOSSIER, AGENCY, [national_dossier(D1)], client="prov")
+    _deliver_all(service)
+    [key] = redis_client.keys(f"wh:sub:{EVENT_CHANNEL}:*")
+    event = key.decode().rsplit(":", 1)[1]
+    assert redis_client.exists(f"wh:fps:{EVENT_CHANNEL}:{event}") == 1
+    receiver.set_down(False)
+    service.clock.advance(3600)  # type: ignore[attr-defined]  # the fixture's Clock
+    _deliver_all(service)
+    assert [e["id"] for e in receiver.events] == [event]
+    for kind in ("sub", "fps", "done", "items"):
+        assert redis_client.exists(f"wh:{kind}:{EVENT_CHANNEL}:{event}") == 0, kind
+    assert service.outbox.status(event.removeprefix("msg_")).state.value == "delivered"
+    assert service.outbox.status(ok.delivery_id or "").state.value == "delivered"

@@ -7,13 +7,16 @@ dossier number, an event id …)::
     ns:layout                 "2": the layout version (absent before channels: see migrate.py)
     ns:seq                    counter for item ids (zero-padded, so lexical = numeric order)
     ns:rec:<id>               hash: one accepted item (its delivery): ch, part, subj, fp, status,
-                              ord, body, state, attempts, amb (on the wire, outcome unknown) …
+                              ord, body, state, attempts, amb (on the wire, outcome unknown),
+                              cid (the intake request's correlation id; an event: its delivery's) …
     ns:rec:<id>:log           list: "<ms> <error>" per failed attempt
     ns:sub:C:S                hash: per channel and subject: lease, token, pending/last/sending
                               (latest-state channels), ord, status, exists, sent_ord, amb …
     ns:items:C:S              zset: undelivered items of an append or event channel, score = ord
     ns:done:C:S               zset: delivered items of an append channel (for look-ups)
     ns:fps:C:S                hash: fingerprint (or idempotency key) -> item id, accepted once
+                              (a notification event's sub, fps and done keys are deleted when
+                              it is delivered: its subject is its own, minted by the gateway)
     ns:ready:C:P              zset: subjects with work, score = not-before time (ms)
     ns:queues                 set: "C|P" of every ready zset ever used
     ns:leases                 zset: "C|P|S" -> lease expiry (ms)

@@ -52,6 +52,13 @@ each(11, function(s, ids)
     end
   end
   wake(s, part, woke)
+  if mine and ch == notify and redis.call('EXISTS', items(ch, s)) == 0 then
+    -- A notification is its own subject (msg_<id>), minted once by notify_event and never
+    -- accepted from outside: once delivered, nothing reads its subject keys again (its hash
+    -- keeps the state for the status endpoint), so they go instead of staying for ever. Only
+    -- the lease holder's completion does it: a lapsed holder's must not drop a new lease.
+    redis.call('DEL', sub(ch, s), fps(ch, s), done(ch, s))
+  end
 end)
 redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. ch, #out)
 return {out, woke}
