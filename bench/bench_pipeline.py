@@ -15,6 +15,8 @@ round (the machine is shared: alternating rows and comparing medians cancels slo
       ``gateway.api.app.create_app``), 500 records a call over 4 connections, and delivered by
       the gateway's workers to the in-process fake portal; timed from the first push until the
       gateway's counter ``delivered|dvcqg.DongBoHoSoMC`` reaches N, then the portal must hold N;
+  (b:proc) (b) with the fake portal in its own process (loopback HTTP), as the real portal runs
+      on its own servers; it still shares the machine's CPUs;
   (w:STATE) peer isolation: (b) again, with the client's webhook configured, so the gateway
       creates one webhook event per delivered record and delivers it on its own peer
       (``gateway-delivery-webhook``). The sandbox webhook receiver runs in a child process on
@@ -258,7 +260,9 @@ def serve_portal() -> None:
     with FakePortalServer(portal) as server:
         print(json.dumps({"url": server.url}), flush=True)
         sys.stdin.read()
-        print(json.dumps({"dossiers": portal_count(portal), "calls": len(portal.calls)}))
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = me.ru_utime + me.ru_stime
+        print(json.dumps({"dossiers": portal_count(portal), "calls": len(portal.calls), "cpu_s": cpu}))
 
 
 class _BlackHole:
@@ -668,8 +672,11 @@ def bench_gateway(
     during: Callable[[], Callable[[], None]] | None = None,
     redis_pid: int | None = None,
     python_parser: bool = False,
+    portal_process: bool = PORTAL_PROCESS,
 ) -> dict[str, Any]:
-    """One timed (b) round, or a (w) round with the webhook receiver in ``state``.
+    """One timed (b) round, or a (w) round with the webhook receiver in ``state``; with
+    ``portal_process`` the fake portal runs in its own process (the (b:proc) row).
+
 
     ``factory`` builds the app (``create_app`` by default); ``during`` is started just before
     the first push and its result called once DVCQG is done (the profiler).
@@ -677,7 +684,7 @@ def bench_gateway(
     if factory is None:
         from gateway.api.app import create_app as factory
 
-    child = PortalChild() if PORTAL_PROCESS else None
+    child = PortalChild() if portal_process else None
     hooked = webhook if state is not None else None
     if hooked is not None:
         assert state is not None
@@ -720,6 +727,8 @@ def bench_gateway(
                 report = child.finish()
                 child = None
                 held, calls = report["dossiers"], report["calls"]
+                # The whole child's life (it also idled before and after the timed part).
+                out["cpu"]["portal child"] = report["cpu_s"]
             assert held == n, f"portal holds {held} dossiers, expected {n}"
             out["portal_calls"] = calls
             out["dead_letters"] = dead_letters(service)
@@ -1002,6 +1011,11 @@ def main() -> int:
     p.add_argument(
         "--no-python-parser-row", action="store_true", help="skip (b:py) (hiredis vs Python)"
     )
+    p.add_argument(
+        "--no-portal-process-row",
+        action="store_true",
+        help="skip (b:proc) (the fake portal in its own process)",
+    )
     p.add_argument("--profile-out", type=Path, help="keep py-spy's raw stacks here")
     p.add_argument(
         "--appendfsync",
@@ -1028,6 +1042,9 @@ def main() -> int:
     rounds: dict[str, list[dict[str, Any]]] = {"a": [], "b": [], **{s: [] for s in states}}
     if with_py:
         rounds["b:py"] = []
+    with_proc = not args.no_portal_process_row and not PORTAL_PROCESS
+    if with_proc:
+        rounds["b:proc"] = []
     profile = ""
     stats_b: dict[str, tuple[int, int]] = {}
     stats_a: dict[str, tuple[int, int]] = {}
@@ -1070,6 +1087,13 @@ def main() -> int:
                         row(
                             "(b:py) gateway end to end, redis-py's Python reply parser",
                             lambda: bench_gateway(url, n, redis_pid=rpid, python_parser=True),
+                        )
+                    )
+                if with_proc:
+                    rounds["b:proc"].append(
+                        row(
+                            "(b:proc) gateway end to end, the fake portal in its own process",
+                            lambda: bench_gateway(url, n, redis_pid=rpid, portal_process=True),
                         )
                     )
                 for s in states:
@@ -1184,6 +1208,21 @@ def report(
                 f"{bp['per_s']:,.0f} records/s; CPU s gateway {bp['cpu']['gateway']:.2f},"
                 f" redis-server {bp['cpu']['redis']:.2f}; rounds "
                 + ", ".join(f"{x['per_s']:,.0f} ({x['load']})" for x in rounds["b:py"]),
+            )
+        )
+    if rounds.get("b:proc"):
+        bq = _median(rounds["b:proc"])
+        rows.append(
+            (
+                "(b:proc) same, the fake portal in its own process, median",
+                f"{bq['per_s']:,.0f} records/s = {bq['per_s'] / a['per_s']:.2f} × (a);"
+                f" CPU s gateway {bq['cpu']['gateway']:.2f}, redis-server {bq['cpu']['redis']:.2f},"
+                f" portal child {bq['cpu'].get('portal child', float('nan')):.2f} (its whole life);"
+                " rounds "
+                + ", ".join(
+                    f"{x['per_s']:,.0f} ({x['per_s'] / ra['per_s']:.2f} × (a))"
+                    for x, ra in zip(rounds["b:proc"], rounds["a"], strict=True)
+                ),
             )
         )
     for s in states:
