@@ -262,7 +262,8 @@ def serve_portal() -> None:
         sys.stdin.read()
         me = resource.getrusage(resource.RUSAGE_SELF)
         cpu = me.ru_utime + me.ru_stime
-        print(json.dumps({"dossiers": portal_count(portal), "calls": len(portal.calls), "cpu_s": cpu}))
+        held = {"dossiers": portal_count(portal), "calls": len(portal.calls), "cpu_s": cpu}
+        print(json.dumps(held))
 
 
 class _BlackHole:
