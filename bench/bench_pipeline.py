@@ -69,6 +69,11 @@ from gateway.config import ClientConfig, Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector
 from gateway.pipeline.engine import EngineSettings
 from gateway.runtime import RedisServer
+
+try:
+    from gateway.runtime import tune_collector
+except ImportError:  # a core from before the collector settings
+    tune_collector = None  # type: ignore[assignment]  # then CPython's defaults
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import national_dossier
@@ -656,6 +661,28 @@ class CpuTimes:
         return {k: b - a for k, a, b in zip(("gateway", "redis"), self.start, now, strict=True)}
 
 
+class GcTimer:
+    """Wall time the gateway process spent in the cyclic garbage collector (all threads wait
+    for it: it holds the GIL), and the collections by generation, until :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.runs = [0, 0, 0]
+        self._t = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._t
+            self.runs[info["generation"]] += 1
+
+    def stop(self) -> dict[str, Any]:
+        gc.callbacks.remove(self._cb)
+        return {"s": self.total, "runs": list(self.runs)}
+
+
 def load_app_factory(spec: str) -> Any:
     """``module:function``, imported (``bench_audit.py`` hands it to :func:`bench_gateway`)."""
     module_name, _, func = spec.partition(":")
@@ -705,6 +732,7 @@ def bench_gateway(
             # own GIL), PUSHERS connections at once, as several systems would.
             push = PusherChild(server.base_url, n)
             cpu = CpuTimes(redis_pid)
+            gc_timer = GcTimer()
             t0 = time.perf_counter()
             push.go()
             pushed = push.finish()
@@ -712,6 +740,7 @@ def bench_gateway(
             wait_counter(service, DOSSIER_COUNTER, n, deadline)
             out["elapsed"] = time.perf_counter() - t0
             out["cpu"] = {**cpu.since(), "pusher": pushed["cpu_s"]}
+            out["gc"] = gc_timer.stop()
             # The method before 2026-12-01 timed from spawning the pusher, so it also counted
             # the child's start-up and record building (the gateway idle meanwhile).
             out["old_method_per_s"] = n / (out["elapsed"] + push.prep_s)
@@ -1036,6 +1065,11 @@ def main() -> int:
 
     started = datetime.now(UTC)
     print(f"{started:%Y-%m-%d %H:%M} UTC, load average {_load()}", flush=True)
+    if tune_collector is not None and os.environ.get("BENCH_GC", "tuned") == "tuned":
+        # As `gateway serve` and `gateway worker` run (gateway/runtime/collector.py), for every
+        # row: this process is (a)'s dramatiq worker and (b)'s gateway in turn.
+        tune_collector()
+        print(f"garbage collector as the gateway's entry points set it: {gc.get_threshold()}")
     from redis.utils import HIREDIS_AVAILABLE
 
     # Where hiredis is installed (the default now), (b:py) is (b) with redis-py's own parser.
@@ -1183,6 +1217,12 @@ def report(
             "(b) CPU s, median round",
             "gateway {gateway:.2f}, pusher child {pusher:.2f}, redis-server {redis:.2f}".format(
                 **b["cpu"]
+            )
+            + (
+                f"; in the gateway's garbage collector {b['gc']['s']:.2f} s"
+                f" (collections by generation {b['gc']['runs']})"
+                if "gc" in b
+                else ""
             ),
         ),
         ("(b) / (a), medians", f"{b['per_s'] / a['per_s']:.2f}"),

@@ -20,6 +20,7 @@ import orjson
 from gateway import logmask
 from gateway.errors import ConfigurationError, ContractError, NotFoundError
 from gateway.observability import jsonlog
+from gateway.runtime.collector import tune_collector
 
 if TYPE_CHECKING:
     from gateway.packets import Kind, Packet
@@ -206,6 +207,8 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
         if service.settings.embedded_workers:
             service.start_workers()
         settings = service.settings
+        app = create_app(service)
+        tune_collector()  # start-up is done (gateway/runtime/collector.py)
         click.echo(
             f"gateway listening on http://{settings.host}:{settings.port}"
             f" (redis: {service.handle.kind if service.handle else 'external'})",
@@ -213,7 +216,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
         )
         # log_config=None: uvicorn's records go to the root handlers, through the log mask.
         uvicorn.run(
-            create_app(service),
+            app,
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -241,6 +244,7 @@ def worker(config_path: Path | None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     payments = _attach_payments(service)
     service.start_workers()
+    tune_collector()  # start-up is done (gateway/runtime/collector.py)
     click.echo("gateway worker running; Ctrl-C to stop", err=True)
     try:
         stop.wait()
