@@ -11,6 +11,23 @@ local function fps(c, s) return ns .. ':fps:' .. c .. ':' .. s end
 local function done(c, s) return ns .. ':done:' .. c .. ':' .. s end
 local function ready(c, p) return ns .. ':ready:' .. c .. ':' .. p end
 local function metric(name) redis.call('HINCRBY', ns .. ':metrics', name, 1) end
+-- Sorted-set writes gathered over a script's loop and issued at its end, many members per
+-- command instead of one command each. A script is atomic: nobody sees the keys in between, and
+-- all of its effects reach the AOF together before the reply, so when within the script they
+-- run changes nothing outside it (the callers never read those keys again in the same run).
+-- Chunks stay well under Lua's limit on unpacked arguments.
+local function batched(cmd, key, head, args)
+  local chunk = 4000
+  for i = 1, #args, chunk do
+    local part = {}
+    for j = i, math.min(i + chunk - 1, #args) do part[#part + 1] = args[j] end
+    if head then
+      redis.call(cmd, key, head, unpack(part))
+    else
+      redis.call(cmd, key, unpack(part))
+    end
+  end
+end
 local function owns(s, token) return redis.call('HGET', sub(ch, s), 'token') == token end
 local function release(p, s, token)
   local key = sub(ch, s)

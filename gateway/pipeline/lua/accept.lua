@@ -47,6 +47,7 @@ local function new_item(s, fp, status, ord, flags, body)
   return id
 end
 local accepted, dups = 0, 0
+local readied = {}  -- score, subject pairs for the ready set: one ZADD at the end (see batched)
 for i = 0, n - 1 do
   local b = 14 + i * 2
   local s, fp, status, ord, flags = string.match(ARGV[b], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
@@ -72,7 +73,8 @@ for i = 0, n - 1 do
       end
       redis.call('HSET', sk, 'fp', fp, 'last', id, 'status', status, 'pending', id, 'ord', ord,
         'part', part)
-      redis.call('ZADD', rq, 'NX', now, s)
+      readied[#readied + 1] = now
+      readied[#readied + 1] = s
       out[#out + 1] = 'new ' .. id .. ' ' .. flags
       accepted = accepted + 1
     end
@@ -96,13 +98,15 @@ for i = 0, n - 1 do
         redis.call('ZADD', items(ch, s), ord, id)
         redis.call('HSET', fk, fp, id)
         redis.call('HSET', sk, 'ord', ord, 'status', status, 'part', part)
-        redis.call('ZADD', rq, 'NX', now, s)
+        readied[#readied + 1] = now
+      readied[#readied + 1] = s
         out[#out + 1] = 'new ' .. id .. ' ' .. flags
         accepted = accepted + 1
       end
     end
   end
 end
+if #readied > 0 then batched('ZADD', rq, 'NX', readied) end
 if accepted > 0 then
   redis.call('SET', ns .. ':seq', string.format('%d', seq))  -- no %.14g rounding
   redis.call('SADD', ns .. ':queues', ch .. '|' .. part)

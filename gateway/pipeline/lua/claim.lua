@@ -12,6 +12,8 @@ local expiry = tonumber(now) + tonumber(ARGV[11])
 local rq = ready(ch, part)
 local cands = redis.call('ZRANGEBYSCORE', rq, '-inf', now, 'LIMIT', 0, n * 2 + 8)
 local out = {}
+-- Out of the ready set, and into the lease set: one command each at the end (see batched).
+local unready, leased = {}, {}
 for _, s in ipairs(cands) do
   if #out >= n or room <= 0 then break end
   local sk = sub(ch, s)
@@ -28,9 +30,9 @@ for _, s in ipairs(cands) do
     blocked = a[1] and a[1] ~= '' and a[2] ~= '1'
   end
   if f[1] and tonumber(f[1]) > tonumber(now) then
-    redis.call('ZREM', rq, s)  -- its holder re-adds it when done
+    unready[#unready + 1] = s  -- its holder re-adds it when done
   elseif blocked then
-    redis.call('ZREM', rq, s)  -- woken when the subject exists at the peer (see wake)
+    unready[#unready + 1] = s  -- woken when the subject exists at the peer (see wake)
   else
     local ids
     if mode == 'latest' then
@@ -42,17 +44,18 @@ for _, s in ipairs(cands) do
       ids = redis.call('ZRANGE', items(ch, s), 0, take - 1)
     end
     if #ids == 0 then
-      redis.call('ZREM', rq, s)
+      unready[#unready + 1] = s
     elseif f[3] == '1' and #out > 0 then
       -- A subject isolated after a batch rejection travels alone: leave it for the next claim.
     else
-      redis.call('ZREM', rq, s)
+      unready[#unready + 1] = s
       if mode == 'latest' then
         redis.call('HSET', sk, 'lease', expiry, 'token', token, 'sending', ids[1])
       else
         redis.call('HSET', sk, 'lease', expiry, 'token', token)
       end
-      redis.call('ZADD', ns .. ':leases', expiry, ch .. '|' .. part .. '|' .. s)
+      leased[#leased + 1] = expiry
+      leased[#leased + 1] = ch .. '|' .. part .. '|' .. s
       local bodies, amb, cids, mine = {}, {}, {}, {}
       for j, id in ipairs(ids) do
         local r = redis.call('HMGET', rec(id), 'body', 'amb', 'cid')
@@ -80,4 +83,6 @@ for _, s in ipairs(cands) do
     end
   end
 end
+if #unready > 0 then batched('ZREM', rq, nil, unready) end
+if #leased > 0 then batched('ZADD', ns .. ':leases', nil, leased) end
 return out

@@ -6,6 +6,7 @@
 -- after a newer one makes the newest state go out again.
 local part, token = ARGV[9], ARGV[10]
 local out, woke = {}, {}
+local released = {}  -- lease set members: one ZREM at the end (see batched)
 each(11, function(s, ids)
   local sk = sub(ch, s)
   -- The subject is read once, before its items are marked: marking changes none of these
@@ -19,7 +20,7 @@ each(11, function(s, ids)
   if mine then
     -- release() with the token checked above, and the isolation mark with it
     redis.call('HDEL', sk, 'lease', 'token', 'sending', 'solo')
-    redis.call('ZREM', ns .. ':leases', ch .. '|' .. part .. '|' .. s)
+    released[#released + 1] = ch .. '|' .. part .. '|' .. s
   end
   if mode == 'latest' then
     local pend, last = f[3], f[4]
@@ -60,5 +61,6 @@ each(11, function(s, ids)
     redis.call('DEL', sub(ch, s), fps(ch, s), done(ch, s))
   end
 end)
+if #released > 0 then batched('ZREM', ns .. ':leases', nil, released) end
 redis.call('HINCRBY', ns .. ':metrics', 'delivered|' .. ch, #out)
 return {out, woke}
