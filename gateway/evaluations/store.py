@@ -39,6 +39,7 @@ Fold = Callable[[EvaluationRecord], EvaluationRecord]
 _PUT = """
 local ns = ARGV[1]
 local out = {}
+local listed = {}  -- agencies already added to ns:eval:agencies by this call
 for i = 2, #ARGV, 4 do
   local no, agency = ARGV[i], ARGV[i + 2]
   local key = ns .. ':eval:d:' .. no
@@ -50,7 +51,10 @@ for i = 2, #ARGV, 4 do
     redis.call('HSET', key, 'v', v + 1, 'seq', seq, 'body', ARGV[i + 3])
     redis.call('ZADD', ns .. ':eval:feed', seq, no)
     redis.call('SADD', ns .. ':eval:ag:' .. agency, no)
-    redis.call('SADD', ns .. ':eval:agencies', agency)
+    if not listed[agency] then
+      redis.call('SADD', ns .. ':eval:agencies', agency)
+      listed[agency] = true
+    end
     out[#out + 1] = seq
   end
 end
