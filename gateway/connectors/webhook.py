@@ -98,7 +98,7 @@ class WebhookConnector:
         self._clock = clock
         self.channels: tuple[ChannelSpec, ...] = (
             ChannelSpec(SYSTEM, "event", Mode.EVENT, max_batch=config.batch_size),
-            # Ordered events go one at a time: a batch's resend would repeat them out of order.
+            # Ordered events: one per claim, as before (batch_size is for the event channel).
             ChannelSpec(SYSTEM, "ordered", Mode.APPEND, max_batch=1),
         )
         self._client = httpx.Client(
