@@ -197,7 +197,13 @@ class DeliveryEngine:
         if self.breaker is not None:
             self.breaker.record_success()
         settled = self.outbox.resolve(
-            ch.id, partition, token, c.subject, held=held, lacking=missing
+            ch.id,
+            partition,
+            token,
+            c.subject,
+            held=held,
+            lacking=missing,
+            lease_ms=int(self.settings.lease_seconds * 1000),
         )
         if not settled.owned:
             return None

@@ -343,13 +343,15 @@ class Outbox:
         *,
         held: Sequence[str],
         lacking: Sequence[str],
+        lease_ms: int,
     ) -> Settled:
         """Settle one look-up: ``held`` items are delivered, ``lacking`` ones lose their
-        ambiguity. Only the lease holder's call has an effect (``owned`` says whether it had).
+        ambiguity. Only the lease holder's call has an effect (``owned`` says whether it had),
+        and it renews the holder's lease for ``lease_ms``: the send that follows gets a whole one.
         """
         ch = self.channels[channel_id]
         accepted, woke, owned = self.run(
-            "resolve", ch, partition, token, subject, len(held), *held, *lacking
+            "resolve", ch, partition, token, subject, lease_ms, len(held), *held, *lacking
         )
         values = [int(x) for x in accepted if x is not None]
         return Settled(values, _queues(woke), owned=int(owned) == 1)

@@ -288,7 +288,7 @@ def test_steps_blocked_on_a_dossier_a_lookup_settled_are_woken(rig: Rig) -> None
     [c] = rig.outbox.claim(D, AGENCY, 10, 30_000, "w1")
     rig.connector.push("DongBoHoSoMC", AGENCY, rig.outbox.bodies(list(c.ids)))
     # A peer that can be asked about dossier states answers that it holds this one.
-    rig.outbox.resolve(D, AGENCY, "w1", D1, held=list(c.ids), lacking=[])
+    rig.outbox.resolve(D, AGENCY, "w1", D1, held=list(c.ids), lacking=[], lease_ms=30_000)
     rig.outbox.reschedule(
         D, AGENCY, "w1", [(D1, [])], next_at_ms=rig.outbox.now_ms(), error="x", ambiguous=False
     )
@@ -382,3 +382,36 @@ def test_newest_state_dead_on_its_resend_is_notified_delivered_after_replay(
     assert kinds == sorted(
         ["delivery.delivered", "delivery.dead_lettered", "delivery.replayed", "delivery.delivered"]
     )
+
+
+def test_a_lookup_renews_the_lease_for_the_send_after_it(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look-up and the send after it are each bounded by the lease (checked at start-up), not
+    both together. A slow look-up followed by a slow send must not let the lease lapse mid-send:
+    a second worker would then ask the peer while the first send is still on the wire (a peer
+    that opens a case per call would open two). The settled look-up starts the lease again."""
+    rig.accept(D, dossier(D1))
+    rig.engine.flush(D, AGENCY)
+    rig.accept(P, step("20250102090000"))
+    rig.portal.fail_next(1, status=502)  # ambiguous: the step is flagged
+    rig.engine.flush(P, AGENCY)
+    rig.clock.advance(5)
+    real_reconcile, real_send = rig.connector.reconcile, rig.connector.send
+    taken: list[object] = []
+
+    def slow_lookup(*args: Any, **kwargs: Any) -> Any:
+        rig.clock.advance(20)  # two thirds of the 30 s lease
+        return real_reconcile(*args, **kwargs)
+
+    def slow_send(*args: Any, **kwargs: Any) -> Any:
+        rig.clock.advance(20)  # 40 s after the claim, 20 s after the look-up
+        rig.engine.sweep()  # another process's sweeper
+        taken.extend(rig.outbox.claim(P, AGENCY, 10, 30_000, "w2"))
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(rig.connector, "reconcile", slow_lookup)
+    monkeypatch.setattr(rig.connector, "send", slow_send)
+    assert rig.engine.flush(P, AGENCY) == 1
+    assert taken == []  # nobody else took the subject while the send was on the wire
+    assert rig.times() == ["20250102090000"]
