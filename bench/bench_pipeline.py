@@ -103,6 +103,8 @@ DELIVERY_TIMEOUT = 150.0  # seconds: a timed row gives up after this
 DRAIN_TIMEOUT = 240.0  # seconds: driving the webhook events to completion gives up after this
 STATES = ("healthy", "refused", "503", "hang")
 AUDIT = os.environ.get("BENCH_AUDIT", "on") != "off"  # the audit chain (bench_audit.py flips it)
+# Decision 766 evaluations folded from every accepted record (off: what they cost the intake).
+EVALUATIONS = os.environ.get("BENCH_EVALUATIONS", "on") != "off"
 DOSSIER_COUNTER = f"delivered|{Service.DOSSIER.value}"
 EVENT_COUNTER = f"delivered|{EVENT_CHANNEL}"
 # The webhook peer in (w): probe a down receiver every 2 s and back off at most 2 s, so the run
@@ -591,6 +593,7 @@ def build_service(
         clients=(client,),
         **({"peers": {"webhook": WEBHOOK_PEER}} if webhook else {}),
         **({"audit": AuditSettings(enabled=AUDIT)} if AuditSettings is not None else {}),
+        **({} if EVALUATIONS else {"evaluations": {"enabled": False}}),
     )
     portal = FakePortal()
     if portal_url is not None:
