@@ -30,7 +30,15 @@ from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.service import GatewayService
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
-__all__ = ["CALLBACK_SECRET", "LLTP_PROCEDURE", "MinistryRig", "build_ministry_rig", "lltp_forms"]
+__all__ = [
+    "CALLBACK_SECRET",
+    "LLTP_PROCEDURE",
+    "MinistryRig",
+    "build_ministry_rig",
+    "deliver_all",
+    "lltp_forms",
+    "waiting",
+]
 
 LLTP_PROCEDURE = SAMPLE_PROCEDURE
 """The sample procedure the rig routes to LLTP (a judicial record certificate)."""
@@ -55,6 +63,25 @@ def lltp_forms(identify_no: str = "001090012345", **declaration: Any) -> str:
     ).decode()
 
 
+def waiting(gateway: GatewayService) -> bool:
+    """True while some outbox queue has work (due now or waiting for a retry)."""
+    depth = gateway.outbox.depth()
+    return any(d["ready"] or d["in_flight"] for d in depth.values())
+
+
+def deliver_all(gateway: GatewayService, clock: Clock, rounds: int = 50) -> None:
+    """Drive every queue to completion, moving ``clock`` past any retry's backoff."""
+    for _ in range(rounds):
+        due = gateway.sweep()
+        if not due:
+            if not waiting(gateway):
+                return
+            clock.advance(30)
+            continue
+        for channel, partition in sorted(due):
+            gateway.flush(channel, partition)
+
+
 @dataclass
 class MinistryRig:
     """The gateway and its simulated peers."""
@@ -75,20 +102,11 @@ class MinistryRig:
 
     def deliver(self, rounds: int = 50) -> None:
         """Drive every queue to completion, moving the clock past any retry's backoff."""
-        for _ in range(rounds):
-            due = self.gateway.sweep()
-            if not due:
-                if not self.waiting():
-                    return
-                self.clock.advance(30)
-                continue
-            for channel, partition in sorted(due):
-                self.gateway.flush(channel, partition)
+        deliver_all(self.gateway, self.clock, rounds)
 
     def waiting(self) -> bool:
         """True while some outbox queue has work (due now or waiting for a retry)."""
-        depth = self.gateway.outbox.depth()
-        return any(d["ready"] or d["in_flight"] for d in depth.values())
+        return waiting(self.gateway)
 
     def track(self, *, force_feed: bool = True) -> Any:
         """One tracker round (polls due, feed, flow-back)."""

@@ -34,6 +34,7 @@ from gateway.sandbox.rest_ministry import REST_BASE_PATH, RestMinistrySimulator
 from gateway.sandbox.soap_ministry import SOAP_MINISTRY_PATH, SoapMinistrySimulator
 from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.service import GatewayService
+from gateway.testing.ministry import deliver_all
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
 __all__ = [
@@ -84,19 +85,7 @@ class ProfilesRig:
 
     def deliver(self, rounds: int = 50) -> None:
         """Drive every queue to completion, moving the clock past any retry's backoff."""
-        for _ in range(rounds):
-            due = self.gateway.sweep()
-            if not due:
-                if not self._waiting():
-                    return
-                self.clock.advance(30)
-                continue
-            for channel, partition in sorted(due):
-                self.gateway.flush(channel, partition)
-
-    def _waiting(self) -> bool:
-        depth = self.gateway.outbox.depth()
-        return any(d["ready"] or d["in_flight"] for d in depth.values())
+        deliver_all(self.gateway, self.clock, rounds)
 
     def track(self) -> Any:
         """One tracker round (polls due, feeds, flow-back)."""

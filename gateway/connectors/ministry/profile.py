@@ -61,10 +61,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gateway.errors import ConfigurationError
 from gateway.schemas.national import DossierRecord
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ __all__ = [
     "ProfileType",
     "SystemContext",
     "profile_type",
+    "system_options",
 ]
 
 
@@ -284,6 +286,17 @@ PROFILE_MODULES: dict[str, str] = {
     "rest": "gateway.connectors.ministry.rest.profile",
 }
 """Profile name → module that registers it (imported on first use); add yours here."""
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def system_options(system: SystemContext, model: type[_M]) -> _M:
+    """``[peers.<system>] options`` read as ``model``; a ConfigurationError naming the section."""
+    try:
+        return model.model_validate(system.config.options)
+    except ValidationError as exc:
+        raise ConfigurationError(f"[peers.{system.name}] options: {exc}") from None
 
 
 def profile_type(name: str) -> ProfileType:

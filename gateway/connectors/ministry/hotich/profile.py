@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from gateway.connectors.ministry.hotich.client import (
     REGISTER,
@@ -42,6 +42,7 @@ from gateway.connectors.ministry.profile import (
     HandOver,
     ProfileType,
     SystemContext,
+    system_options,
 )
 from gateway.errors import ConfigurationError, ContractError, PermanentPeerError
 from gateway.mappers.dates import parse_lltp_date
@@ -209,11 +210,7 @@ class HoTichProfile:
 
 def build(system: SystemContext) -> HoTichProfile:
     """The profile of one ``[peers.<system>]``; its ``options`` must be :class:`HoTichSettings`."""
-    try:
-        settings = HoTichSettings.model_validate(system.config.options)
-    except ValidationError as exc:
-        raise ConfigurationError(f"[peers.{system.name}] options: {exc}") from None
-    return HoTichProfile(system, settings)
+    return HoTichProfile(system, system_options(system, HoTichSettings))
 
 
 PROFILES["hotich"] = ProfileType(

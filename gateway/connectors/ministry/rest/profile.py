@@ -24,7 +24,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.connectors.ministry.profile import (
     PROFILES,
@@ -36,9 +36,10 @@ from gateway.connectors.ministry.profile import (
     NoOptions,
     ProfileType,
     SystemContext,
+    system_options,
 )
 from gateway.connectors.ministry.rest._call import call_json
-from gateway.errors import ConfigurationError, ContractError, PeerReplyError
+from gateway.errors import ContractError, PeerReplyError
 from gateway.mappers.dates import parse_dvcqg_datetime
 from gateway.schemas.wire import VIETNAM_TZ
 
@@ -337,11 +338,7 @@ def _fields(status: CaseStatus) -> dict[str, Any]:
 
 def build(system: SystemContext) -> RestCaseProfile:
     """The generic REST profile of one ``[peers.<system>]`` (options: :class:`RestSettings`)."""
-    try:
-        settings = RestSettings.model_validate(system.config.options)
-    except ValidationError as exc:
-        raise ConfigurationError(f"[peers.{system.name}] options: {exc}") from None
-    return RestCaseProfile(system, settings)
+    return RestCaseProfile(system, system_options(system, RestSettings))
 
 
 PROFILES["rest"] = ProfileType(

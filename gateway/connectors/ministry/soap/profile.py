@@ -41,6 +41,7 @@ from gateway.connectors.ministry.profile import (
     NoOptions,
     ProfileType,
     SystemContext,
+    system_options,
 )
 from gateway.connectors.ministry.soap.transport import HttpxTransport, NotSoapStatus
 from gateway.contracts import contracts_dir
@@ -414,11 +415,7 @@ def _status_failure(
 
 def build(system: SystemContext) -> SoapCaseProfile:
     """The generic SOAP profile of one ``[peers.<system>]`` (options: :class:`SoapSettings`)."""
-    try:
-        settings = SoapSettings.model_validate(system.config.options)
-    except ValidationError as exc:
-        raise ConfigurationError(f"[peers.{system.name}] options: {exc}") from None
-    return SoapCaseProfile(system, settings)
+    return SoapCaseProfile(system, system_options(system, SoapSettings))
 
 
 PROFILES["soap"] = ProfileType(
