@@ -113,7 +113,15 @@ class LltpSimulator:
         self.faults = faults or Faults()
         self.lltp_faults = lltp_faults or LltpFaults()
         self._dice = FaultDice(self.faults)
-        self._rng = random.Random(self.lltp_faults.seed)  # noqa: S311 - fault injection
+        # One generator per kind of fault: the order in which worker threads reach the simulator
+        # varies from run to run, and with one shared generator a kind drawn rarely (three
+        # acknowledgements in a run) could then miss its fault altogether. Per kind, the n-th
+        # draw of that kind is the same in every run with the same seed.
+        seed = self.lltp_faults.seed
+        self._rngs = {
+            kind: random.Random(f"{seed}:{kind}")  # noqa: S311 - fault injection
+            for kind in ("duplicate_callback", "early_timeout", "refuse", "lost_ack")
+        }
         self._base_clock = clock
         self.send = send or self._post
         """Delivers one callback body, answering the HTTP status (default: POST it)."""
@@ -185,7 +193,7 @@ class LltpSimulator:
             return
         body = orjson.dumps(self._row(case))
         self.outbox.append(body)
-        if self._rng.random() < self.lltp_faults.duplicate_callback_rate:
+        if self._rngs["duplicate_callback"].random() < self.lltp_faults.duplicate_callback_rate:
             self.outbox.append(body)
             self.callbacks["duplicates"] += 1
 
@@ -249,7 +257,7 @@ class LltpSimulator:
             return json_answer({"STATUS": 0, "DESCRIPTION": "expected an object"}, 400)
         with self._lock:
             self.calls[op] = self.calls.get(op, 0) + 1
-            if self._rng.random() < self.lltp_faults.early_timeout_rate:
+            if self._rngs["early_timeout"].random() < self.lltp_faults.early_timeout_rate:
                 self._count("early_timeout")
                 return Answer(200, b"", after="timeout")
         roll = self._dice.roll()
@@ -304,7 +312,7 @@ class LltpSimulator:
         form = m.get("declarationWSForm")
         if not received or not isinstance(form, dict) or not form.get("identifyNo"):
             return {"STATUS": 0, "DESCRIPTION": "thieu idReceivedDec hoac identifyNo"}
-        if self._rng.random() < self.lltp_faults.refuse_rate:
+        if self._rngs["refuse"].random() < self.lltp_faults.refuse_rate:
             self._count("refused")
             return {"STATUS": 0, "DESCRIPTION": "ho so khong hop le"}
         held = self.cases.get(received)
@@ -330,7 +338,7 @@ class LltpSimulator:
 
     def _danhDauHsThanhCong(self, m: dict[str, Any]) -> dict[str, Any]:
         ids = [i for i in str(m.get("declarationId") or "").split(";") if i]
-        if self._rng.random() < self.lltp_faults.lost_ack_rate:
+        if self._rngs["lost_ack"].random() < self.lltp_faults.lost_ack_rate:
             self.acks["lost"] += len(ids)
             return {"STATUS": 1, "DESCRIPTION": "thanh cong"}
         for i in ids:
