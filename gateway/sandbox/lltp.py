@@ -1,6 +1,6 @@
 """An LLTP (Ministry of Justice judicial records) simulator behind a simulated LGSP.
 
-- ``POST /token``: OAuth2 client credentials (HTTP Basic), tokens of ``token_seconds``;
+- ``POST /token``: OAuth2 client credentials (``TokenDesk``), tokens of ``token_seconds``;
   every API call needs a live bearer token (401 otherwise).
 - ``POST /apiLyLichTuPhap/nhanHoSoDangKy``: opens a case; with ``dedupe`` (the default) a
   second hand-over of one ``idReceivedDec`` returns the case it holds (counted as a repeat).
@@ -21,9 +21,7 @@ opened per ``idReceivedDec`` (must stay 1), repeats, calls, faults, tokens and a
 
 from __future__ import annotations
 
-import base64
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,13 +35,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.sandbox.base import Answer, json_answer
 from gateway.sandbox.callbacks import FLUSH_PATH
 from gateway.sandbox.faults import FaultDice, Faults
+from gateway.sandbox.ministry_cases import ADVANCE_PATH, TokenDesk
 
 __all__ = ["ADVANCE_PATH", "API_PREFIX", "SAMPLE_PROCEDURE", "LltpFaults", "LltpSimulator"]
 
 API_PREFIX = "/apiLyLichTuPhap/"
 SAMPLE_PROCEDURE = "2.000488"
 """The procedure code the sandbox's configuration snippet routes to this simulator."""
-ADVANCE_PATH = "/_sandbox/advance"
 _OPS = (
     "nhanHoSoDangKy",
     "traTrangThaiHs",
@@ -134,8 +132,9 @@ class LltpSimulator:
             self.offset = 0.0
             self.cases: dict[str, list[_Case]] = {}
             self.by_id: dict[str, _Case] = {}
-            self.tokens: dict[str, float] = {}
-            self.tokens_issued = 0
+            self.tokens = TokenDesk(
+                self.client_id, self.client_secret, clock=self.now, lifetime=self.token_seconds
+            )
             self.calls: dict[str, int] = {}
             self.fault_counts: dict[str, int] = {}
             self.repeats = 0
@@ -243,11 +242,11 @@ class LltpSimulator:
         if path == FLUSH_PATH:
             return json_answer({"sent": self.flush_callbacks()})
         if path == "/token":
-            return self._token(headers, body)
+            return self.tokens.issue(headers, body)
         if not path.startswith(API_PREFIX) or path[len(API_PREFIX) :] not in _OPS:
             return Answer(404, b"{}")
         op = path[len(API_PREFIX) :]
-        if not self._authorised(headers):
+        if not self.tokens.valid(headers):
             return Answer(401, b'{"error":"invalid_token"}')
         try:
             message = orjson.loads(body)
@@ -280,30 +279,9 @@ class LltpSimulator:
         with self._lock:
             self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
 
-    def _token(self, headers: Mapping[str, str], body: bytes) -> Answer:
-        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if headers.get("authorization") != f"Basic {expected}":
-            return json_answer({"error": "invalid_client"}, 401)
-        if b"grant_type=client_credentials" not in body:
-            return json_answer({"error": "unsupported_grant_type"}, 400)
-        token = secrets.token_urlsafe(16)
-        with self._lock:
-            self.tokens[token] = self.now() + self.token_seconds
-            self.tokens_issued += 1
-        return json_answer(
-            {"access_token": token, "token_type": "Bearer", "expires_in": int(self.token_seconds)}
-        )
-
-    def _authorised(self, headers: Mapping[str, str]) -> bool:
-        token = headers.get("authorization", "").removeprefix("Bearer ")
-        with self._lock:
-            expiry = self.tokens.get(token)
-            return expiry is not None and expiry > self.now()
-
     def revoke_tokens(self) -> None:
         """Invalidate every token issued (the gateway must fetch a new one after one 401)."""
-        with self._lock:
-            self.tokens.clear()
+        self.tokens.revoke()
 
     # -- operations (called under the lock) ----------------------------------------------------
 
@@ -373,7 +351,7 @@ class LltpSimulator:
                 "repeats": self.repeats,
                 "calls": dict(self.calls),
                 "faults": dict(self.fault_counts),
-                "tokens_issued": self.tokens_issued,
+                "tokens_issued": self.tokens.issued,
                 "acks": dict(self.acks),
                 "callbacks": dict(self.callbacks),
                 "clock_offset": self.offset,

@@ -275,6 +275,11 @@ class TokenDesk:
             {"access_token": token, "token_type": "Bearer", "expires_in": int(self._lifetime)}
         )
 
+    def revoke(self) -> None:
+        """Invalidate every token issued (the caller must fetch a new one after one 401)."""
+        with self._lock:
+            self._tokens.clear()
+
     def valid(self, headers: Mapping[str, str]) -> bool:
         """True when the request carries a live token we issued."""
         value = headers.get("authorization", "")
