@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import orjson
@@ -64,6 +64,7 @@ _NATIONAL_VALUE: dict[Provider, OnlinePayment] = {
 }
 _LEASE_MARGIN_MS = 5_000
 SWEEP_TASK = "payments-sweep"
+_C = TypeVar("_C")  # a provider's client class
 
 
 @dataclass
@@ -207,13 +208,18 @@ class PaymentService:
 
     # -- callbacks -----------------------------------------------------------------------------
 
+    def _client(self, name: str, label: str, kind: type[_C]) -> _C:
+        """The client of provider ``name``; NotFoundError (404) when it is not configured."""
+        guarded = self.providers.get(name)
+        if guarded is None:
+            raise NotFoundError(f"{label} is not configured")
+        client = guarded.client
+        assert isinstance(client, kind)  # noqa: S101 - registered under its own name
+        return client
+
     def paygov_confirm(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Handle PayGov's confirm callback; the signed answer in the platform's codes."""
-        guarded = self.providers.get("paygov")
-        if guarded is None:
-            raise NotFoundError("PayGov is not configured")
-        client = guarded.client
-        assert isinstance(client, PayGovClient)  # noqa: S101 - registered under its own name
+        client = self._client("paygov", "PayGov", PayGovClient)
         confirm = client.verify_confirm(body)
         if confirm is None:
             self._refused("paygov", "bad_checksum", body.get("MaThamChieu"))
@@ -225,11 +231,7 @@ class PaymentService:
 
     def vnpay_ipn(self, params: Mapping[str, str]) -> dict[str, str]:
         """Handle VNPay's IPN; ``{"RspCode", "Message"}``."""
-        guarded = self.providers.get("vnpay")
-        if guarded is None:
-            raise NotFoundError("VNPay is not configured")
-        client = guarded.client
-        assert isinstance(client, VnpayClient)  # noqa: S101 - registered under its own name
+        client = self._client("vnpay", "VNPay", VnpayClient)
         notice = client.verify(params)
         if notice is None:
             self._refused("vnpay", "bad_checksum", params.get("vnp_TxnRef"))
@@ -243,11 +245,7 @@ class PaymentService:
 
     def vnpay_return(self, params: Mapping[str, str]) -> dict[str, Any]:
         """What the browser coming back from VNPay is shown. Never settles anything."""
-        guarded = self.providers.get("vnpay")
-        if guarded is None:
-            raise NotFoundError("VNPay is not configured")
-        client = guarded.client
-        assert isinstance(client, VnpayClient)  # noqa: S101 - registered under its own name
+        client = self._client("vnpay", "VNPay", VnpayClient)
         notice = client.verify(params)
         if notice is None:
             return {"verified": False, "outcome": "unknown"}
