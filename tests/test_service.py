@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -52,6 +53,26 @@ def test_workers_deliver_what_intake_accepted(service: GatewayService, portal: F
     assert states == {DeliveryState.DELIVERED}
     assert service.live_workers() == 1
     assert workers.alive()
+
+
+def test_workers_start_without_dramatiq_warnings(
+    service: GatewayService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One dramatiq Worker per queue: starting them logs no warning at an operator (the "same
+    middleware type twice" one is expected and silenced), and each consumes only its queue."""
+    with caplog.at_level(logging.WARNING, logger="dramatiq"):
+        workers = service.start_workers()
+    try:
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("dramatiq")] == []
+        assert len(workers.workers) == 2
+        consumed = [sorted(w.consumers) for w in workers.workers]
+        # Each queue comes with dramatiq's delay queue (``.DQ``), for its retries.
+        assert consumed == [
+            [QUEUE_NAME, f"{QUEUE_NAME}.DQ"],
+            [OPERATIONS_QUEUE, f"{OPERATIONS_QUEUE}.DQ"],
+        ]
+    finally:
+        workers.join()
 
 
 def test_one_trigger_message_per_queue_while_one_waits(service: GatewayService) -> None:

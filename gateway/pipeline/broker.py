@@ -103,6 +103,13 @@ def declare_replay_actor(
     return decorate(gateway_replay)
 
 
+class _SameTypeTwice(logging.Filter):
+    """Drops dramatiq's warning about a second worker middleware (see :meth:`WorkerPool.start`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "same type twice" not in record.getMessage()
+
+
 class WorkerPool:
     """dramatiq worker threads plus the sweeper thread, started and stopped together.
 
@@ -125,6 +132,7 @@ class WorkerPool:
     ) -> None:
         """``threads`` maps each dramatiq queue to the worker threads that consume it alone."""
         self.id = uuid.uuid4().hex[:12]
+        self.broker = broker
         self.workers: list[dramatiq.Worker] = []
         for queue, count in threads.items():
             worker = dramatiq.Worker(
@@ -142,8 +150,17 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start consuming and sweeping."""
-        for worker in self.workers:
-            worker.start()
+        # One dramatiq Worker per queue, so a slow peer's threads never serve another peer. Each
+        # Worker adds its own _WorkerMiddleware to the shared broker as it starts, and dramatiq
+        # warns at every one after the first ("the same type twice"). Harmless here: each one
+        # starts consumers only for its own Worker's whitelisted queue. Silenced for these only.
+        quiet = _SameTypeTwice()
+        self.broker.logger.addFilter(quiet)
+        try:
+            for worker in self.workers:
+                worker.start()
+        finally:
+            self.broker.logger.removeFilter(quiet)
         self._thread = threading.Thread(target=self._loop, name="gateway-sweeper", daemon=True)
         self._thread.start()
 
