@@ -65,6 +65,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+import gateway
 from gateway.config import ClientConfig, Settings, WorkerSettings
 from gateway.connectors.dvcqg import DvcqgConnector
 from gateway.pipeline.engine import EngineSettings
@@ -1051,6 +1052,11 @@ def main() -> int:
     )
     p.add_argument("--profile-out", type=Path, help="keep py-spy's raw stacks here")
     p.add_argument(
+        "--json",
+        type=Path,
+        help="also write every row's per-round figures here (bench_vs_core.py reads them)",
+    )
+    p.add_argument(
         "--appendfsync",
         choices=("always", "everysec"),
         default="always",
@@ -1181,6 +1187,15 @@ def main() -> int:
             server.stop()
 
     report(args, n, started, rounds, states, stats_a, stats_b, profile)
+    if args.json is not None:
+        figures = {
+            "gateway": str(Path(gateway.__file__).resolve().parent),
+            "rows": {
+                name: [{"per_s": x["per_s"], "load": x["load"]} for x in per]
+                for name, per in rounds.items()
+            },
+        }
+        args.json.write_text(json.dumps(figures, indent=1), "utf-8")
     return 0
 
 
