@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from gateway.connectors.paygov import PayGovClient
 from gateway.connectors.vnpay import VnpayClient
-from gateway.errors import TransientPeerError
+from gateway.errors import PermanentPeerError, TransientPeerError
 from gateway.pipeline.breaker import CircuitBreaker
 from gateway.schemas.payments import Payment, PaymentRequest, ProviderState
 
@@ -30,7 +30,11 @@ class Guarded:
 
     def call(self, operation: str, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` if the breaker allows; transient failures count against it."""
-        if not self.breaker.allow():
+        # enter(), not allow(): a call let through while the breaker was closed holds no
+        # half-open probe, so a call that ends without a verdict (a bug of ours, an interrupt)
+        # must not give back a probe another call still holds, nor close the breaker.
+        allowed, probe = self.breaker.enter()
+        if not allowed:
             raise BreakerOpenError(
                 "circuit open",
                 system=self.name,
@@ -42,8 +46,12 @@ class Guarded:
         except TransientPeerError:
             self.breaker.record_failure()
             raise
-        except BaseException:
+        except PermanentPeerError:
             self.breaker.record_success()  # an answer, even a refusal, is not an outage
+            raise
+        except BaseException:
+            if probe:
+                self.breaker.release()  # no verdict on the provider either way
             raise
         self.breaker.record_success()
         return result
