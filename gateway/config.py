@@ -37,6 +37,7 @@ from gateway.connectors.registry import peer_types
 from gateway.errors import ConfigurationError
 from gateway.evaluations.settings import EvaluationSettings
 from gateway.identity_settings import IdentitySettings
+from gateway.observability.trace_settings import TraceSettings
 from gateway.payment_settings import PaymentSettings
 from gateway.pipeline.engine import EngineSettings
 from gateway.pipeline.peers import PeerDelivery, split_section
@@ -280,6 +281,8 @@ class Settings(BaseSettings):
     embedded_workers: bool = True
     identity: IdentitySettings | None = None
     audit: AuditSettings = AuditSettings()
+    traces: TraceSettings = TraceSettings()
+    """``[traces]``: OpenTelemetry spans (off by default; the ``otel`` extra)."""
     payments: PaymentSettings | None = None
     ministry: MinistrySettings | None = None
     """``[ministry]``: which procedures are handed over to which ministry system."""
