@@ -31,6 +31,8 @@ from gateway.evaluations import Evaluations
 from gateway.ministry import CaseStore, MinistryService, build_connectors
 from gateway.observability.correlation import current as current_cid
 from gateway.observability.delivery import CorrelatedConnector
+from gateway.observability.propagation import propagate_http
+from gateway.observability.traces import Tracing, open_tracing
 from gateway.pipeline.breaker import CircuitBreaker
 from gateway.pipeline.broker import (
     OPERATIONS_QUEUE,
@@ -48,6 +50,7 @@ from gateway.pipeline.outbox import Accepted, Outbox, PinsChanged
 from gateway.pipeline.peers import PeerDelivery
 from gateway.pipeline.periodic import Periodics
 from gateway.pipeline.replayjobs import ReplayJobs
+from gateway.pipeline.traced import TracedConnector
 from gateway.runtime.store import RedisHandle, open_redis
 from gateway.schemas.codes import DossierStatus, OnlinePayment
 from gateway.schemas.lifecycle import Lifecycle
@@ -176,6 +179,8 @@ class GatewayService:
     """An httpx transport for the webhook peer (tests and the sandbox)."""
     ministry_transports: Any = None
     """``{system: httpx transport}`` for ministry systems (tests and the sandbox)."""
+    span_exporter: Any = None
+    """An OpenTelemetry ``SpanExporter`` in place of the configured one (tests, benchmarks)."""
 
     def __post_init__(self) -> None:
         given = (
@@ -232,6 +237,13 @@ class GatewayService:
                     f" send ({c.max_call_seconds:g} s with the configured timeouts):"
                     " a lease that lapses mid-send lets a second worker send the same subject"
                 )
+        # None unless [traces] enabled: then nothing of OpenTelemetry is even imported.
+        self.tracing: Tracing | None = open_tracing(
+            self.settings.traces, exporter=self.span_exporter
+        )
+        if self.tracing is not None:
+            for c in given:
+                propagate_http(c, self.tracing)
         # Skips and reopenings whose quirk the [intake] policy refuses leave the life cycle.
         policy = self.settings.intake.policy()
         self.lifecycle = self.lifecycle.under(q for q in policy.policies if policy.refuses(q))
@@ -263,7 +275,7 @@ class GatewayService:
             self.breakers[name] = CircuitBreaker(name, delivery.breaker)
             self.engines[name] = DeliveryEngine(
                 outbox=self.outbox,
-                connector=CorrelatedConnector(connector, self.client, ns),
+                connector=CorrelatedConnector(self._traced(connector), self.client, ns),
                 policy=delivery.retry or self.settings.retry,
                 trigger=self.trigger,
                 settings=self.settings.engine,
@@ -297,6 +309,9 @@ class GatewayService:
                 namespace=ns,
                 clock=self.clock,
             )
+
+    def _traced(self, connector: Connector) -> Connector:
+        return connector if self.tracing is None else TracedConnector(connector, self.tracing)
 
     def _audit_chain(self) -> AuditChain | None:
         audit = self.settings.audit
@@ -596,5 +611,7 @@ class GatewayService:
         self.broker.close()
         if self.audit is not None and self.audit.client is not self.client:
             self.audit.client.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         if self.handle is not None:
             self.handle.close()

@@ -29,7 +29,7 @@ from gateway.api import (
     operations,
     payments,
 )
-from gateway.api.gates import AuditGate, Correlation
+from gateway.api.gates import AuditGate, Correlation, TraceIntake
 from gateway.api.health import metrics_registry
 from gateway.api.limits import BodyLimit
 from gateway.api.openapi import document_problems
@@ -69,6 +69,9 @@ def create_app(service: GatewayService) -> FastAPI:
         BodyLimit, max_bytes=intake.max_body_bytes, timeout=intake.body_timeout_seconds
     )
     app.add_middleware(AuditGate, failing=service.audit_failure)
+    if service.tracing is not None:
+        # Added before Correlation, so it runs inside it and the span has the request's id.
+        app.add_middleware(TraceIntake, tracing=service.tracing)
     app.add_middleware(Correlation)
     for module in (dvcqg_intake, native, operations, evaluations, health, ministries):
         app.include_router(module.router)

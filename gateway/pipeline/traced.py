@@ -1,0 +1,115 @@
+"""One span per peer call of the delivery engine, when traces are on.
+
+:class:`TracedConnector` wraps a connector, inside
+:class:`~gateway.observability.delivery.CorrelatedConnector`, so the items' correlation ids are
+bound when the span starts. Each ``send`` (one batch, one peer call) is a client span
+``deliver <channel>``; each ``reconcile`` (the look-up after an ambiguous failure) is
+``reconcile <channel>``. Attributes: peer, channel, batch size, outcome class, and the
+correlation ids (``gateway.correlation_id``, comma-separated as on the outbound header): the
+link to the intake request's span across the queue, which stores only the correlation id.
+Nothing of the items themselves (bodies, subjects, keys) goes on a span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.connectors.base import ChannelSpec, Connector, Item, PeerReply
+from gateway.errors import PermanentPeerError, TransientPeerError
+from gateway.observability.correlation import current
+from gateway.observability.traces import CORRELATION_ATTRIBUTE, Attribute, Span, Tracing
+
+__all__ = ["TracedConnector", "outcome_class"]
+
+
+def outcome_class(exc: BaseException | None) -> str:
+    """``delivered``, ``transient``, ``ambiguous`` or ``permanent`` (``error`` otherwise): how
+    the engine settles the call."""
+    if exc is None:
+        return "delivered"
+    if isinstance(exc, TransientPeerError):
+        return "ambiguous" if exc.ambiguous else "transient"
+    if isinstance(exc, PermanentPeerError):
+        return "permanent"
+    return "error"
+
+
+class TracedConnector:
+    """``inner`` with a span around each call; otherwise the same."""
+
+    def __init__(self, inner: Connector, tracing: Tracing) -> None:
+        self.inner = inner
+        self._tracing = tracing
+
+    @property
+    def system(self) -> str:
+        """The wrapped connector's peer name."""
+        return self.inner.system
+
+    @property
+    def channels(self) -> Sequence[ChannelSpec]:
+        """The wrapped connector's channels."""
+        return self.inner.channels
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The wrapped connector's bound on one call."""
+        return self.inner.max_call_seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _attributes(self, channel: ChannelSpec, items: Sequence[Item]) -> dict[str, Attribute]:
+        attributes: dict[str, Attribute] = {
+            "gateway.peer": self.inner.system,
+            "gateway.channel": channel.id,
+            "gateway.batch.size": len(items),
+        }
+        cid = current()
+        if cid is not None:
+            attributes[CORRELATION_ATTRIBUTE] = cid
+        return attributes
+
+    def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
+        """:meth:`Connector.send` in a ``deliver <channel>`` span."""
+        attributes = self._attributes(channel, items)
+        with self._tracing.client_span(f"deliver {channel.id}", attributes) as span:
+            try:
+                reply = self.inner.send(channel, partition, items)
+            except BaseException as exc:
+                _outcome(span, exc)
+                raise
+            _outcome(span, None)
+            return reply
+
+    def reconcile(
+        self,
+        channel: ChannelSpec,
+        partition: str,
+        subject: str,
+        items: Sequence[Item],
+        *,
+        delivered: Sequence[Item] = (),
+    ) -> Sequence[int]:
+        """:meth:`Connector.reconcile` in a ``reconcile <channel>`` span."""
+        attributes = self._attributes(channel, items)
+        with self._tracing.client_span(f"reconcile {channel.id}", attributes) as span:
+            try:
+                lacking = self.inner.reconcile(
+                    channel, partition, subject, items, delivered=delivered
+                )
+            except BaseException as exc:
+                _outcome(span, exc)
+                raise
+            span.set_attribute("gateway.outcome", "answered")
+            span.set_attribute("gateway.lacking", len(lacking))
+            return lacking
+
+    def close(self) -> None:
+        """Close the wrapped connector."""
+        self.inner.close()
+
+
+def _outcome(span: Span, exc: BaseException | None) -> None:
+    span.set_attribute("gateway.outcome", outcome_class(exc))
