@@ -106,6 +106,11 @@ STATES = ("healthy", "refused", "503", "hang")
 AUDIT = os.environ.get("BENCH_AUDIT", "on") != "off"  # the audit chain (bench_audit.py flips it)
 # Decision 766 evaluations folded from every accepted record (off: what they cost the intake).
 EVALUATIONS = os.environ.get("BENCH_EVALUATIONS", "on") != "off"
+# OpenTelemetry spans ([traces], off by default): on, the batch span processor's thread
+# serialises every span to JSON and writes it to /dev/null, as an exporter encodes it before
+# posting (the post itself is the collector's side). Needs the otel extra.
+TRACES = os.environ.get("BENCH_TRACES", "off") == "on"
+SPANS: Counter[str] = Counter()  # spans exported, by the first word of their name
 DOSSIER_COUNTER = f"delivered|{Service.DOSSIER.value}"
 EVENT_COUNTER = f"delivered|{EVENT_CHANNEL}"
 # The webhook peer in (w): probe a down receiver every 2 s and back off at most 2 s, so the run
@@ -595,6 +600,7 @@ def build_service(
         **({"peers": {"webhook": WEBHOOK_PEER}} if webhook else {}),
         **({"audit": AuditSettings(enabled=AUDIT)} if AuditSettings is not None else {}),
         **({} if EVALUATIONS else {"evaluations": {"enabled": False}}),
+        **({"traces": {"enabled": True, "exporter": "console"}} if TRACES else {}),
     )
     portal = FakePortal()
     if portal_url is not None:
@@ -609,7 +615,22 @@ def build_service(
 
         protocol = redis.Redis.from_url(url).connection_pool.make_connection().protocol
         extra["parser_class"] = _RESP3Parser if protocol in (3, "3") else _RESP2Parser
-    return GatewayService(settings, redis.Redis.from_url(url, **extra), connector), portal
+    traced: dict[str, Any] = {"span_exporter": span_sink()} if TRACES else {}
+    client = redis.Redis.from_url(url, **extra)
+    return GatewayService(settings, client, connector, **traced), portal
+
+
+def span_sink() -> Any:
+    """A span exporter that encodes each span (JSON) to /dev/null and counts it in SPANS."""
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    def encode(span: ReadableSpan) -> str:
+        SPANS[span.name.split()[0]] += 1
+        return span.to_json(indent=None) + "\n"
+
+    # Left open: the exporter writes to it until the service closes, then the process ends.
+    return ConsoleSpanExporter(out=open(os.devnull, "w"), formatter=encode)
 
 
 def portal_count(portal: FakePortal) -> int:
@@ -1074,6 +1095,8 @@ def main() -> int:
 
     started = datetime.now(UTC)
     print(f"{started:%Y-%m-%d %H:%M} UTC, load average {_load()}", flush=True)
+    if TRACES:
+        print("traces on: every span encoded (JSON) to /dev/null by the batch span processor")
     if tune_collector is not None and os.environ.get("BENCH_GC", "tuned") == "tuned":
         # As `gateway serve` and `gateway worker` run (gateway/runtime/collector.py), for every
         # row: this process is (a)'s dramatiq worker and (b)'s gateway in turn.
@@ -1187,6 +1210,8 @@ def main() -> int:
             server.stop()
 
     report(args, n, started, rounds, states, stats_a, stats_b, profile)
+    if TRACES:
+        print(f"spans exported, every round: {dict(sorted(SPANS.items()))}")
     if args.json is not None:
         figures = {
             "gateway": str(Path(gateway.__file__).resolve().parent),
