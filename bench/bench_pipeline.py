@@ -1211,7 +1211,7 @@ def main() -> int:
 
     report(args, n, started, rounds, states, stats_a, stats_b, profile)
     if TRACES:
-        print(f"spans exported, every round: {dict(sorted(SPANS.items()))}")
+        print(f"spans exported, all rounds: {dict(sorted(SPANS.items()))}")
     if args.json is not None:
         figures = {
             "gateway": str(Path(gateway.__file__).resolve().parent),
