@@ -43,6 +43,8 @@ from gateway.identity_settings import IdentitySettings
 from gateway.logmask import sensitive
 from gateway.mappers.citizen_xml import CitizenReply
 from gateway.mappers.identity import compare_person, entitled_view, offline_violations
+from gateway.observability.propagation import propagate_http
+from gateway.observability.traces import Tracing
 from gateway.pipeline.breaker import BreakerState, CircuitBreaker
 from gateway.schemas.citizen import Citizen
 from gateway.schemas.identifiers import mask_id
@@ -87,18 +89,22 @@ class IdentityService:
         breaker_clock: Callable[[], float] = time.monotonic,
         on_dossier_check: Callable[[str], object] | None = None,
         chain: AuditChain | None = None,
+        tracing: Tracing | None = None,
     ) -> IdentityService:
         """Build the connector of the configured profile and its breaker.
 
         ``transport`` replaces the network (tests, the sandbox's simulator); ``breaker_clock``
         is the breaker's monotonic clock; for ``on_dossier_check`` see the attribute; with
         ``chain`` every look-up and every exchange with the population database is appended to
-        the audit chain.
+        the audit chain; with ``tracing`` each call carries the look-up request's
+        ``traceparent``.
         """
         connector = build_population_connector(settings.population, transport=transport)
         breaker = CircuitBreaker("population", settings.breaker, clock=breaker_clock)
         if chain is not None:
             audit_http(connector, chain, "population")
+        if tracing is not None:
+            propagate_http(connector, tracing)
         return cls(
             settings,
             client,

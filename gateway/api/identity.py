@@ -43,6 +43,7 @@ def install(app: FastAPI, service: GatewayService) -> None:
             service.settings.namespace,
             on_dossier_check=service.evaluations.refresh_idchecks,
             chain=service.audit,
+            tracing=service.tracing,
         )
         app.state.metrics_registry.register(
             IdentityCollector(lambda: cast(IdentityService | None, app.state.identity))

@@ -23,10 +23,13 @@ from gateway.api import create_app
 from gateway.config import ClientConfig, Settings, load_settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.errors import ConfigurationError
+from gateway.identity import IdentityService
+from gateway.identity_settings import IdentitySettings
 from gateway.observability.trace_settings import TraceSettings
 from gateway.observability.traces import CORRELATION_ATTRIBUTE, open_tracing
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
+from gateway.testing.population import PopulationSimulator
 from gateway.testing.records import Clock
 from tests.api.conftest import AGENCY, DOSSIER_NO, ApiClient, provincial_dossier
 
@@ -160,6 +163,68 @@ def test_failed_calls_are_classed(run: Run) -> None:
     assert DOSSIER_NO in run.portal.dossiers
     errors = {s.name: (s.attributes or {}).get("error.type") for s in run.named("deliver ")}
     assert set(errors.values()) <= {None, "TransientPeerError", "PermanentPeerError"}
+
+
+class AsyncCapture(httpx.AsyncBaseTransport):
+    """The asynchronous twin of :class:`Capture` (the population database's calls)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.traceparents: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.traceparents.append(request.headers.get("traceparent"))
+        return await self.inner.handle_async_request(request)
+
+
+def test_identity_look_up_continues_the_request_trace(redis_client: redis.Redis) -> None:
+    """A look-up is an intake span, and the population database's calls carry its trace; no ID
+    number or name is on it."""
+    sim = PopulationSimulator.from_seed()
+    citizen = {
+        "id_number": "001090012345",
+        "full_name": "Nguyễn Văn An",
+        "birth_date": "1990-02-15",
+        "sex": "male",
+    }
+    identity = IdentitySettings(
+        population=sim.config("lgsp", "http://population.test"), entitlements={"prov": "verify"}
+    )
+    settings = Settings(
+        namespace="traces-id",
+        clients=(ClientConfig(id="prov", api_key=API_KEY, agencies=frozenset({AGENCY})),),
+        identity=identity,
+        traces=TraceSettings(enabled=True, exporter="console"),
+    )
+    portal = FakePortal()
+    exporter = InMemorySpanExporter()
+    service = GatewayService(
+        settings,
+        redis_client,
+        DvcqgConnector(portal.connector_config("http://p.test"), transport=portal.transport()),
+        span_exporter=exporter,
+    )
+    try:
+        app = create_app(service)
+        capture = AsyncCapture(sim.transport())
+        app.state.identity = IdentityService.build(
+            identity, redis_client, "traces-id", transport=capture, tracing=service.tracing
+        )
+        answer = ApiClient(app).post("/v1/identity:verify", json=citizen, headers=PROV)
+        assert answer.status_code == 200, answer.text
+        assert service.tracing is not None
+        service.tracing.flush()
+        (span,) = exporter.get_finished_spans()
+        assert span.name == "POST /v1/identity"
+        ctx = span.context
+        sent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
+        assert capture.traceparents
+        assert set(capture.traceparents) == {sent}
+        text = span.to_json()
+        assert "001090012345" not in text
+        assert "Nguy" not in text
+    finally:
+        service.close()
 
 
 def _strings(value: object) -> Iterator[str]:
