@@ -50,7 +50,7 @@ from gateway.pipeline.outbox import Accepted, Outbox, PinsChanged
 from gateway.pipeline.peers import PeerDelivery
 from gateway.pipeline.periodic import Periodics
 from gateway.pipeline.replayjobs import ReplayJobs
-from gateway.pipeline.traced import TracedConnector
+from gateway.pipeline.traced import TracedConnector, TraceLinks
 from gateway.runtime.store import RedisHandle, open_redis
 from gateway.schemas.codes import DossierStatus, OnlinePayment
 from gateway.schemas.lifecycle import Lifecycle
@@ -241,6 +241,7 @@ class GatewayService:
         self.tracing: Tracing | None = open_tracing(
             self.settings.traces, exporter=self.span_exporter
         )
+        self.trace_links = TraceLinks(self.client, self.settings.namespace)
         if self.tracing is not None:
             for c in given:
                 propagate_http(c, self.tracing)
@@ -311,7 +312,9 @@ class GatewayService:
             )
 
     def _traced(self, connector: Connector) -> Connector:
-        return connector if self.tracing is None else TracedConnector(connector, self.tracing)
+        if self.tracing is None:
+            return connector
+        return TracedConnector(connector, self.tracing, self.trace_links)
 
     def _audit_chain(self) -> AuditChain | None:
         audit = self.settings.audit
@@ -473,6 +476,11 @@ class GatewayService:
         # and goes with it to the peer call, its dead letter and the webhook event
         # (gateway/observability/delivery.py).
         cid = current_cid()
+        if self.tracing is not None and cid is not None:
+            # Before the items are stored: a worker may claim them at once.
+            traceparent = self.tracing.traceparent()
+            if traceparent is not None:
+                self.trace_links.keep(cid, traceparent)
         accepted = self.outbox.accept(
             channel_id, partition, items, client=client, pins=pins, cid=cid
         )

@@ -12,7 +12,7 @@ finished span (bounded; the SDK drops spans rather than block when the exporter 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 
 from opentelemetry.context import Context
@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.observability.trace_settings import TraceSettings
@@ -73,10 +73,26 @@ class OtelTracing:
             yield span
 
     @contextmanager
-    def client_span(self, name: str, attributes: dict[str, Attribute]) -> Iterator[Span]:
-        """The current span of a call to a peer (an exception leaves it marked as an error)."""
-        with self._span(name, SpanKind.CLIENT, attributes, None) as span:
+    def client_span(
+        self, name: str, attributes: dict[str, Attribute], links: Sequence[str] = ()
+    ) -> Iterator[Span]:
+        """The current span of a call to a peer (an exception leaves it marked as an error),
+        linked to the spans the ``links`` traceparents name."""
+        found = []
+        for value in links:
+            linked = get_current_span(self.propagator.extract({"traceparent": value}))
+            if linked.get_span_context().is_valid:
+                found.append(Link(linked.get_span_context()))
+        with self._span(name, SpanKind.CLIENT, attributes, None, found) as span:
             yield span
+
+    def traceparent(self) -> str | None:
+        """The current span's ``traceparent``; None outside a recorded span."""
+        if not get_current_span().is_recording():
+            return None
+        carrier: dict[str, str] = {}
+        self.propagator.inject(carrier)
+        return carrier.get("traceparent")
 
     @contextmanager
     def _span(
@@ -85,6 +101,7 @@ class OtelTracing:
         kind: SpanKind,
         attributes: dict[str, Attribute],
         parent: Context | None,
+        links: Sequence[Link] = (),
     ) -> Iterator[Span]:
         # The SDK's own exception handling would record the exception's message (an event and
         # the status description), which may quote a peer's answer: only its type is kept.
@@ -93,6 +110,7 @@ class OtelTracing:
             context=parent,
             kind=kind,
             attributes=attributes,
+            links=links,
             record_exception=False,
             set_status_on_exception=False,
         ) as span:

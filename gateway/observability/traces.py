@@ -12,7 +12,7 @@ run's spans).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -47,9 +47,13 @@ class Tracing(Protocol):
         """The current span of an incoming request, child of the caller's ``traceparent``."""
 
     def client_span(
-        self, name: str, attributes: dict[str, Attribute]
+        self, name: str, attributes: dict[str, Attribute], links: Sequence[str] = ()
     ) -> AbstractContextManager[Span]:
-        """The current span of a call to a peer (an exception leaves it marked as an error)."""
+        """The current span of a call to a peer (an exception leaves it marked as an error),
+        linked to the spans the ``links`` traceparents name."""
+
+    def traceparent(self) -> str | None:
+        """The current span's ``traceparent``; None outside a recorded span."""
 
     def inject(self, headers: MutableMapping[str, str]) -> None:
         """Put the current span's ``traceparent`` (W3C trace context) on outbound headers."""

@@ -26,6 +26,8 @@ dossier number, an event id …)::
     ns:audit                  stream: operator actions
     ns:metrics                hash: cluster-wide counters, "<kind>|C[|reason]"
     ns:latency                hash: the delivery latency histogram
+    ns:trace:<cid>            string: the traceparent of the intake request that bound the
+                              correlation id (only while [traces] is on; expires)
 
 Lua scripts build key names from ARGV, which works on one Redis, not on Redis Cluster (see
 stack-notes); sharding would need the keys declared with one hash tag per channel.
@@ -91,6 +93,10 @@ class Keys:
     def dead_letter(self, item_id: str) -> str:
         """One dead letter's hash."""
         return f"{self.ns}:dl:{item_id}"
+
+    def trace(self, cid: str) -> str:
+        """The intake request's traceparent, by its correlation id (traces on)."""
+        return f"{self.ns}:trace:{cid}"
 
     def workers(self, worker_id: str = "*") -> str:
         """A worker pool's heartbeat (``*``: the pattern for all)."""

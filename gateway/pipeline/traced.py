@@ -5,8 +5,14 @@
 bound when the span starts. Each ``send`` (one batch, one peer call) is a client span
 ``deliver <channel>``; each ``reconcile`` (the look-up after an ambiguous failure) is
 ``reconcile <channel>``. Attributes: peer, channel, batch size, outcome class, and the
-correlation ids (``gateway.correlation_id``, comma-separated as on the outbound header): the
-link to the intake request's span across the queue, which stores only the correlation id.
+correlation ids (``gateway.correlation_id``, comma-separated as on the outbound header).
+
+Across the queue, :class:`TraceLinks` keeps the intake request's ``traceparent`` by its
+correlation id (``<ns>:trace:<cid>``, one write per accept call, expiring after
+:data:`TRACE_TTL_SECONDS`); the delivery span reads those of its items' ids (one round trip per
+call) and links to each. The outbox itself stores nothing more. A correlation id a caller
+reuses for several requests links to the latest of them.
+
 Nothing of the items themselves (bodies, subjects, keys) goes on a span.
 """
 
@@ -15,12 +21,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import redis
+
 from gateway.connectors.base import ChannelSpec, Connector, Item, PeerReply
 from gateway.errors import PermanentPeerError, TransientPeerError
 from gateway.observability.correlation import current
 from gateway.observability.traces import CORRELATION_ATTRIBUTE, Attribute, Span, Tracing
+from gateway.pipeline.keys import Keys
 
-__all__ = ["TracedConnector", "outcome_class"]
+__all__ = ["TRACE_TTL_SECONDS", "TraceLinks", "TracedConnector", "outcome_class"]
+
+TRACE_TTL_SECONDS = 7 * 24 * 3600
+"""How long an intake request's traceparent is kept for its deliveries to link to (retries of
+a peer that is down for days still link; later ones carry the correlation id alone)."""
+
+
+class TraceLinks:
+    """Intake requests' ``traceparent`` by correlation id, for the delivery spans to link to."""
+
+    def __init__(self, client: redis.Redis, namespace: str) -> None:
+        self.client = client
+        self.keys = Keys(namespace)
+
+    def keep(self, cid: str, traceparent: str) -> None:
+        """Remember the request's ``traceparent`` under its correlation id."""
+        self.client.set(self.keys.trace(cid), traceparent, ex=TRACE_TTL_SECONDS)
+
+    def of(self, cids: str | None) -> list[str]:
+        """The kept ``traceparent`` values of ``cids`` (comma-separated, as bound)."""
+        if not cids:
+            return []
+        found = self.client.mget([self.keys.trace(c) for c in cids.split(",")])
+        return [v if isinstance(v, str) else v.decode() for v in found if v is not None]
 
 
 def outcome_class(exc: BaseException | None) -> str:
@@ -38,9 +70,10 @@ def outcome_class(exc: BaseException | None) -> str:
 class TracedConnector:
     """``inner`` with a span around each call; otherwise the same."""
 
-    def __init__(self, inner: Connector, tracing: Tracing) -> None:
+    def __init__(self, inner: Connector, tracing: Tracing, links: TraceLinks) -> None:
         self.inner = inner
         self._tracing = tracing
+        self._links = links
 
     @property
     def system(self) -> str:
@@ -60,7 +93,9 @@ class TracedConnector:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def _attributes(self, channel: ChannelSpec, items: Sequence[Item]) -> dict[str, Attribute]:
+    def _attributes(
+        self, channel: ChannelSpec, items: Sequence[Item]
+    ) -> tuple[dict[str, Attribute], list[str]]:
         attributes: dict[str, Attribute] = {
             "gateway.peer": self.inner.system,
             "gateway.channel": channel.id,
@@ -69,12 +104,12 @@ class TracedConnector:
         cid = current()
         if cid is not None:
             attributes[CORRELATION_ATTRIBUTE] = cid
-        return attributes
+        return attributes, self._links.of(cid)
 
     def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
         """:meth:`Connector.send` in a ``deliver <channel>`` span."""
-        attributes = self._attributes(channel, items)
-        with self._tracing.client_span(f"deliver {channel.id}", attributes) as span:
+        attributes, links = self._attributes(channel, items)
+        with self._tracing.client_span(f"deliver {channel.id}", attributes, links) as span:
             try:
                 reply = self.inner.send(channel, partition, items)
             except BaseException as exc:
@@ -93,8 +128,8 @@ class TracedConnector:
         delivered: Sequence[Item] = (),
     ) -> Sequence[int]:
         """:meth:`Connector.reconcile` in a ``reconcile <channel>`` span."""
-        attributes = self._attributes(channel, items)
-        with self._tracing.client_span(f"reconcile {channel.id}", attributes) as span:
+        attributes, links = self._attributes(channel, items)
+        with self._tracing.client_span(f"reconcile {channel.id}", attributes, links) as span:
             try:
                 lacking = self.inner.reconcile(
                     channel, partition, subject, items, delivered=delivered

@@ -127,11 +127,56 @@ def test_intake_span_and_delivery_span_share_the_correlation_id(run: Run) -> Non
         "gateway.outcome": "delivered",
         CORRELATION_ATTRIBUTE: "case-4711",
     }
-    # The queue stores only the correlation id: the delivery is a trace of its own, found by
-    # that attribute, and the portal's calls (login, then the records) continue it.
+    # The delivery is a trace of its own, linked to the request's span (its traceparent kept by
+    # correlation id); the portal's calls (login, then the records) continue it.
+    assert [(x.context.trace_id, x.context.span_id) for x in delivery.links] == [
+        (intake.context.trace_id, intake.context.span_id)
+    ]
     ctx = delivery.context
     sent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
     assert run.capture.traceparents == [sent, sent]
+
+
+def test_a_batch_links_to_each_request_it_holds(run: Run) -> None:
+    """Two requests (no caller trace), one portal call: linked to both, both ids on it."""
+    run.push(provincial_dossier(), "k1", {"X-Correlation-ID": "req-1"})
+    run.push(
+        provincial_dossier(no=DOSSIER_NO.replace("7", "8")), "k2", {"X-Correlation-ID": "req-2"}
+    )
+    run.service.flush(Service.DOSSIER, AGENCY)
+    intakes = {(s.context.trace_id, s.context.span_id) for s in run.named("POST ")}
+    (delivery,) = run.named("deliver ")
+    assert {(x.context.trace_id, x.context.span_id) for x in delivery.links} == intakes
+    assert (delivery.attributes or {})[CORRELATION_ATTRIBUTE] == "req-1,req-2"
+    assert (delivery.attributes or {})["gateway.batch.size"] == 2
+
+
+def test_unsampled_requests_keep_no_trace(redis_client: redis.Redis) -> None:
+    """``sample_ratio = 0``: no span is recorded, and nothing is written for the link."""
+    portal = FakePortal()
+    service = GatewayService(
+        Settings(
+            namespace="unsampled",
+            clients=(ClientConfig(id="prov", api_key=API_KEY, agencies=frozenset({AGENCY})),),
+            traces=TraceSettings(enabled=True, exporter="console", sample_ratio=0.0),
+        ),
+        redis_client,
+        DvcqgConnector(portal.connector_config("http://p.test"), transport=portal.transport()),
+        span_exporter=(exporter := InMemorySpanExporter()),
+    )
+    try:
+        answer = ApiClient(create_app(service)).post(
+            "/v1/dossiers", json=provincial_dossier(), headers={**PROV, "Idempotency-Key": "k"}
+        )
+        assert answer.status_code == 202, answer.text
+        service.flush(Service.DOSSIER, AGENCY)
+        assert service.tracing is not None
+        service.tracing.flush()
+        assert exporter.get_finished_spans() == ()
+        assert redis_client.keys("unsampled:trace:*") == []
+        assert DOSSIER_NO in portal.dossiers
+    finally:
+        service.close()
 
 
 def test_failed_calls_are_classed(run: Run) -> None:
@@ -289,6 +334,7 @@ def test_off_by_default_loads_no_opentelemetry(tmp_path: Path) -> None:
         service.accept(Service.DOSSIER, AGENCY, [national_dossier()], client="t")
         service.flush(Service.DOSSIER, AGENCY)
         assert portal.dossiers
+        assert service.client.keys("off:trace:*") == []
         service.close()
         after = {m for m in sys.modules if m.startswith("opentelemetry")}
         print(sorted(after - before))
