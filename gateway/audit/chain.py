@@ -9,6 +9,11 @@ Appending is compare-and-set in one Lua call: the script adds the entry only if 
 (``<ns>:auditchain:head`` = ``"<seq>:<hash>"``) is still the one the hash was computed from, and
 moves the head in the same step. A writer that lost a race recomputes on the new head, so
 concurrent writers (API threads, worker threads, other processes) can never fork the chain.
+The threads of one :class:`AuditChain` take turns (a lock around the append): otherwise eight
+threads of one process raced each other, and under load one could lose a hundred races in a row
+and fail its append ("too much contention"). Only other processes are left to race, and a
+writer that lost pauses a random, growing moment before it tries again, so writers that keep
+colliding fall out of step instead of one of them losing every time.
 
 Layout: ``<ns>:auditchain`` (stream; fields ``body`` and ``hash``; the stream id's milliseconds
 are Redis's clock at append, which ``export --from --to`` ranges over), the head key, and the
@@ -31,6 +36,7 @@ import hashlib
 import io
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -73,6 +79,10 @@ return 1
 """
 
 _MAX_RACES = 100
+_PAUSE_FIRST = 0.000_2
+"""Seconds: the longest pause after a first lost race; it doubles with each further loss ..."""
+_PAUSE_CAP = 0.02
+"""... up to this (100 losses in a row then wait about a second in all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +154,9 @@ class AuditChain:
         self._probe_seconds = probe_seconds
         self._script = client.register_script(_APPEND)
         self._lock = threading.Lock()
+        # Held for a whole append (one round trip, as a rule): this process's writers cannot
+        # all win the same head anyway, and taking turns spares the lost races.
+        self._append_lock = threading.Lock()
         self._failing: str | None = None
         self._next_probe = 0.0
         self._last_head: str | None = None
@@ -193,6 +206,10 @@ class AuditChain:
         Raises :class:`~gateway.errors.AuditUnavailableError` when the store cannot be written
         (and marks it failing, so the intake refuses new work until a probe succeeds).
         """
+        with self._append_lock:
+            return self._append(kind, fields)
+
+    def _append(self, kind: str, fields: Mapping[str, Any]) -> int:
         at = int(self._clock() * 1000)
         try:
             # The head this process last wrote saves a round trip; if another writer moved it
@@ -201,7 +218,10 @@ class AuditChain:
             if head is None:
                 raw = self.client.get(self.head_key)
                 head = _text(raw) if raw is not None else f"0:{GENESIS}"
-            for _ in range(_MAX_RACES):
+            for lost in range(_MAX_RACES):
+                if lost:
+                    pause = min(_PAUSE_CAP, _PAUSE_FIRST * 2 ** (lost - 1))
+                    time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
                 seq_text, _, prev = head.partition(":")
                 seq = int(seq_text) + 1
                 doc = {**fields, "kind": kind, "at": at, "seq": seq, "prev": prev}
@@ -222,7 +242,7 @@ class AuditChain:
         except redis.RedisError as exc:
             self._fail(exc)
             raise AuditUnavailableError(self._failing or "audit store not writable") from exc
-        # Only reachable when 100 other writers each won a race against this one in a row.
+        # Only reachable when other processes won 100 races against this one in a row.
         raise AuditUnavailableError("audit chain: too much contention to append")
 
     # -- reading -------------------------------------------------------------------------------

@@ -110,24 +110,74 @@ def test_truncated_tail_is_caught_by_the_head(redis_client: redis.Redis) -> None
 
 
 def test_concurrent_writers_never_fork(redis_client: redis.Redis) -> None:
-    """Eight threads appending at once still make one unbroken chain with every entry."""
+    """Eight threads appending at once still make one unbroken chain with every entry.
+
+    A failed append is collected, not lost with its thread: it was a lost race (one thread could
+    lose 100 in a row under load) before the threads of one chain took turns."""
     chain = _chain(redis_client)
     barrier = threading.Barrier(8)
+    failed: list[BaseException] = []
 
     def write(t: int) -> None:
         barrier.wait()
-        for n in range(50):
-            chain.append("exchange", {"thread": t, "n": n})
+        try:
+            for n in range(50):
+                chain.append("exchange", {"thread": t, "n": n})
+        except AuditUnavailableError as exc:
+            failed.append(exc)
 
     threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert failed == []
     result = chain.verify()
     assert result.ok, result.broken
     assert result.entries == 400
     seen = {(d["thread"], d["n"]) for d in chain.export(None, None)}
+    assert len(seen) == 400
+
+
+def test_writers_of_separate_chains_never_fork(redis_client: redis.Redis) -> None:
+    """Two chain objects on their own connections (two processes, as the API and a worker are),
+    four threads each appending at once: one unbroken chain with every entry.
+
+    Their appends race in the compare-and-set script; before lost races paused, one of them
+    could lose 100 in a row under load and fail with "too much contention"."""
+    given = redis_client.connection_pool
+    clients = [
+        redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=given.connection_class, **given.connection_kwargs
+            )
+        )
+        for _ in range(2)
+    ]
+    chains = [AuditChain(c, "gw", clock=lambda: 1_700_000_000.0) for c in clients]
+    barrier = threading.Barrier(8)
+    failed: list[BaseException] = []
+
+    def write(t: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(50):
+                chains[t % 2].append("exchange", {"thread": t, "n": n})
+        except AuditUnavailableError as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    assert failed == []
+    result = chains[0].verify()
+    assert result.ok, result.broken
+    assert result.entries == 400
+    seen = {(d["thread"], d["n"]) for d in chains[0].export(None, None)}
     assert len(seen) == 400
 
 
