@@ -9,6 +9,21 @@ per call) and delivered by 4 worker threads to the in-process fake portal, on a 
 (every portal exchange appended, the intake's audit gate and correlation ids active) and off
 (``[audit] enabled = false``), Redis flushed between rounds; medians are compared. The chain is
 verified after each "on" round.
+
+Measured as shipped and alike for every round:
+
+- the garbage collector as ``gateway serve`` and ``gateway worker`` set it
+  (:func:`gateway.runtime.tune_collector`), as ``bench_pipeline.py`` does;
+- one unmeasured warm-up run first (audit on): the first run of a process is otherwise the only
+  one without first-use costs (script loads, connection set-up, allocator growth);
+- the append-only file compacted after each flush (``BGREWRITEAOF``, waited for, untimed).
+  FLUSHALL only appends to the AOF, so without it each run starts above Redis's automatic
+  rewrite threshold left by the previous run's data and pays a rewrite (a fork and a 60 MB
+  write on a 2-CPU machine) that the very first run does not: the first, always "off", run was
+  the one without. ``aof rewrites during runs`` says whether one still happened.
+
+Besides throughput it reports CPU seconds per record of the gateway process (intake and
+workers: this process) and of ``redis-server``, the steadier figures on a shared machine.
 """
 
 from __future__ import annotations
@@ -21,13 +36,14 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from gateway.audit import AuditChain
-from gateway.runtime import RedisServer
+from gateway.runtime import RedisServer, tune_collector
 
 _HERE = Path(__file__).resolve().parent
 
@@ -42,6 +58,25 @@ def _pipeline() -> Any:
     return module
 
 
+def compact(client: redis.Redis) -> None:
+    """Rewrite the (just flushed) AOF and wait for it: see the module docstring."""
+    client.bgrewriteaof()
+    deadline = time.monotonic() + 60
+    while True:
+        info: dict[str, Any] = client.info("persistence")
+        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the AOF rewrite did not finish in 60 s")
+        time.sleep(0.05)
+
+
+def rewrites(client: redis.Redis) -> int:
+    """AOF rewrites since the last CONFIG RESETSTAT."""
+    info: dict[str, Any] = client.info("persistence")
+    return int(info.get("aof_rewrites", 0))
+
+
 def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -50,29 +85,50 @@ def main() -> int:
     args = p.parse_args()
     bp = _pipeline()
     factory = bp.load_app_factory("gateway.api.app:create_app")
+    # As the gateway's entry points run (gateway/runtime/collector.py), like bench_pipeline.py.
+    tune_collector()
     figures: dict[bool, list[float]] = {True: [], False: []}
+    cpu: dict[bool, dict[str, list[float]]] = {
+        a: {"gateway": [], "redis": []} for a in (True, False)
+    }
     entries: list[int] = []
+    rewritten = 0
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         server = RedisServer(Path(tmp), appendfsync="always")
         server.start()
+        rpid = server.process.pid if server.process is not None else None
         try:
             flush = redis.Redis.from_url(server.url)
+            runs = [(0, True)]  # the warm-up, not measured
             for r in range(1, args.rounds + 1):
-                for audit in (False, True) if r % 2 else (True, False):
-                    bp.AUDIT = audit
-                    print(f"round {r}: audit {'on' if audit else 'off'} ...", flush=True)
-                    out = bp.bench_gateway(server.url, args.records, factory, None)
+                runs += [(r, a) for a in ((False, True) if r % 2 else (True, False))]
+            for r, audit in runs:
+                bp.AUDIT = audit
+                label = f"round {r}" if r else "warm-up"
+                print(f"{label}: audit {'on' if audit else 'off'} ...", flush=True)
+                flush.config_resetstat()
+                out = bp.bench_gateway(server.url, args.records, factory, None, redis_pid=rpid)
+                if audit:
+                    chain = AuditChain(flush, "bench")
+                    result = chain.verify()
+                    assert result.ok, result.broken
+                if r:
                     figures[audit].append(out["per_s"])
+                    for k in ("gateway", "redis"):
+                        cpu[audit][k].append(out["cpu"][k] / args.records * 1e6)
+                    rewritten += rewrites(flush)
                     if audit:
-                        chain = AuditChain(flush, "bench")
-                        result = chain.verify()
-                        assert result.ok, result.broken
                         entries.append(result.entries)
-                    flush.flushall()
+                flush.flushall()
+                compact(flush)
             flush.close()
         finally:
             server.stop()
     on, off = statistics.median(figures[True]), statistics.median(figures[False])
+
+    def per_record(audit: bool, k: str) -> str:
+        return f"{statistics.median(cpu[audit][k]):.1f} µs"
+
     rows = [
         ("machine", platform.platform()),
         ("cpu_count", str(os.cpu_count())),
@@ -81,6 +137,15 @@ def main() -> int:
         ("audit off, end to end, median", f"{off:,.0f} records/s"),
         ("audit on, end to end, median", f"{on:,.0f} records/s"),
         ("cost of the audit chain", f"{(off - on) / off * 100:.1f} %"),
+        (
+            "CPU per record, gateway, off / on",
+            f"{per_record(False, 'gateway')} / {per_record(True, 'gateway')}",
+        ),
+        (
+            "CPU per record, redis-server, off / on",
+            f"{per_record(False, 'redis')} / {per_record(True, 'redis')}",
+        ),
+        ("aof rewrites during runs", str(rewritten)),
         ("chain entries per round (verified)", ", ".join(str(e) for e in entries)),
         ("rounds off", ", ".join(f"{x:,.0f}" for x in figures[False])),
         ("rounds on", ", ".join(f"{x:,.0f}" for x in figures[True])),
