@@ -200,3 +200,22 @@ def test_unreachable_store_raises_and_is_not_writable(tmp_path: object) -> None:
     assert "ConnectionError" in chain.failure
     with pytest.raises(AuditUnavailableError):
         chain.append("operator", {"action": "replay"})
+
+
+def test_a_successful_append_puts_off_the_probe(redis_client: redis.Redis) -> None:
+    """While healthy, an append proves the store writable: no probe write until probe_seconds
+    after it; then writable() probes again."""
+    now = [100.0]
+    chain = AuditChain(redis_client, "gw", probe_seconds=1.0, monotonic=lambda: now[0])
+    probe_key = "gw:auditchain:probe"
+    assert chain.writable() is True  # the first call probes
+    assert redis_client.exists(probe_key) == 1
+    redis_client.delete(probe_key)
+    now[0] = 100.5
+    chain.append("exchange", {"n": 1})
+    now[0] = 101.2  # a probe would be due 1 s after the first, but the append was at 100.5
+    assert chain.writable() is True
+    assert redis_client.exists(probe_key) == 0
+    now[0] = 101.5
+    assert chain.writable() is True
+    assert redis_client.exists(probe_key) == 1
