@@ -9,11 +9,13 @@ Appending is compare-and-set in one Lua call: the script adds the entry only if 
 (``<ns>:auditchain:head`` = ``"<seq>:<hash>"``) is still the one the hash was computed from, and
 moves the head in the same step. A writer that lost a race recomputes on the new head, so
 concurrent writers (API threads, worker threads, other processes) can never fork the chain.
-The threads of one :class:`AuditChain` take turns (a lock around the append): otherwise eight
+The threads of one :class:`AuditChain` take turns (a lock around the write): otherwise eight
 threads of one process raced each other, and under load one could lose a hundred races in a row
-and fail its append ("too much contention"). Only other processes are left to race, and a
-writer that lost pauses a random, growing moment before it tries again, so writers that keep
-colliding fall out of step instead of one of them losing every time.
+and fail its append ("too much contention"). Entries that arrive while a write is in flight go
+together in the next one (one script call, each entry still its own link), and each append
+returns once its own entry is in the chain. Only other processes are left to race, and a writer
+that lost pauses a random, growing moment before it tries again, so writers that keep colliding
+fall out of step instead of one of them losing every time.
 
 Layout: ``<ns>:auditchain`` (stream; fields ``body`` and ``hash``; the stream id's milliseconds
 are Redis's clock at append, which ``export --from --to`` ranges over), the head key, and the
@@ -55,11 +57,17 @@ log = logging.getLogger("gateway.audit")
 GENESIS = "0" * 64
 """The ``prev`` of the first entry."""
 
+# KEYS: stream, head. ARGV: the head the entries were computed from, the empty chain's head,
+# the new head, then body and hash of each entry, oldest first. Adds them all and moves the head
+# only if the head is still ARGV[1]; otherwise answers the real head.
 _APPEND = """
-local head = redis.call('GET', KEYS[2]) or ARGV[3]
+local head = redis.call('GET', KEYS[2]) or ARGV[2]
 if head ~= ARGV[1] then return {0, head} end
-local id = redis.call('XADD', KEYS[1], '*', 'body', ARGV[2], 'hash', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[5])
+local id
+for i = 4, #ARGV, 2 do
+  id = redis.call('XADD', KEYS[1], '*', 'body', ARGV[i], 'hash', ARGV[i + 1])
+end
+redis.call('SET', KEYS[2], ARGV[3])
 return {1, id}
 """
 
@@ -83,6 +91,18 @@ _PAUSE_FIRST = 0.000_2
 """Seconds: the longest pause after a first lost race; it doubles with each further loss ..."""
 _PAUSE_CAP = 0.02
 """... up to this (100 losses in a row then wait about a second in all)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One append waiting to be written, and what became of it."""
+
+    kind: str
+    fields: Mapping[str, Any]
+    at: int
+    written: bool = False
+    seq: int = 0
+    error: Exception | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +174,10 @@ class AuditChain:
         self._probe_seconds = probe_seconds
         self._script = client.register_script(_APPEND)
         self._lock = threading.Lock()
-        # Held for a whole append (one round trip, as a rule): this process's writers cannot
+        # Held for a whole write (one round trip, as a rule): this process's writers cannot
         # all win the same head anyway, and taking turns spares the lost races.
         self._append_lock = threading.Lock()
+        self._queue: list[_Pending] = []  # appends not yet taken by a write (under _lock)
         self._failing: str | None = None
         self._next_probe = 0.0
         self._last_head: str | None = None
@@ -209,11 +230,23 @@ class AuditChain:
         Raises :class:`~gateway.errors.AuditUnavailableError` when the store cannot be written
         (and marks it failing, so the intake refuses new work until a probe succeeds).
         """
+        mine = _Pending(kind, fields, int(self._clock() * 1000))
+        with self._lock:
+            self._queue.append(mine)
         with self._append_lock:
-            return self._append(kind, fields)
+            # The writer before this one may have taken this entry with its own (group commit);
+            # else this one writes every entry queued so far, its own among them.
+            if not mine.written:
+                with self._lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.seq
 
-    def _append(self, kind: str, fields: Mapping[str, Any]) -> int:
-        at = int(self._clock() * 1000)
+    def _write(self, batch: list[_Pending]) -> None:
+        """Append ``batch`` in one script call (under ``_append_lock``); each entry's outcome."""
+        failure: Exception | None = None
         try:
             # The head this process last wrote saves a round trip; if another writer moved it
             # since, the script answers the real head and the loop recomputes on it.
@@ -225,31 +258,56 @@ class AuditChain:
                 if lost:
                     pause = min(_PAUSE_CAP, _PAUSE_FIRST * 2 ** (lost - 1))
                     time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
-                seq_text, _, prev = head.partition(":")
-                seq = int(seq_text) + 1
-                doc = {**fields, "kind": kind, "at": at, "seq": seq, "prev": prev}
-                body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-                digest = _digest(body)
+                links = self._links(head, batch)
+                if not links:
+                    return
+                new_head = f"{links[-1][0].seq}:{links[-1][2]}"
+                args: list[str | bytes] = [head, f"0:{GENESIS}", new_head]
+                for _, body, digest in links:
+                    args += [body, digest]
                 done, value = cast(
-                    "list[Any]",
-                    self._script(
-                        keys=[self.key, self.head_key],
-                        args=[head, body, f"0:{GENESIS}", digest, f"{seq}:{digest}"],
-                    ),
+                    "list[Any]", self._script(keys=[self.key, self.head_key], args=args)
                 )
                 if int(done):
-                    self.appended += 1
-                    self._last_head = f"{seq}:{digest}"
+                    self.appended += len(links)
+                    self._last_head = new_head
                     if self._failing is None:  # a failing store still waits for its probe
                         with self._lock:
                             self._next_probe = self._monotonic() + self._probe_seconds
-                    return seq
+                    for p, _, _ in links:
+                        p.written = True
+                    return
                 head = _text(value)
+            # Only reachable when other processes won 100 races against this one in a row.
+            failure = AuditUnavailableError("audit chain: too much contention to append")
         except redis.RedisError as exc:
             self._fail(exc)
-            raise AuditUnavailableError(self._failing or "audit store not writable") from exc
-        # Only reachable when other processes won 100 races against this one in a row.
-        raise AuditUnavailableError("audit chain: too much contention to append")
+            failure = AuditUnavailableError(self._failing or "audit store not writable")
+            failure.__cause__ = exc
+        for p in batch:
+            if not p.written:
+                p.error, p.written = failure, True
+
+    @staticmethod
+    def _links(head: str, batch: list[_Pending]) -> list[tuple[_Pending, bytes, str]]:
+        """Each entry of ``batch`` as the link after ``head`` and the ones before it: (entry,
+        body, hash). An entry whose fields cannot be encoded gets that error and no link."""
+        seq_text, _, prev = head.partition(":")
+        seq = int(seq_text)
+        links: list[tuple[_Pending, bytes, str]] = []
+        for p in batch:
+            if p.written:
+                continue
+            doc = {**p.fields, "kind": p.kind, "at": p.at, "seq": seq + 1, "prev": prev}
+            try:
+                body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+            except TypeError as exc:  # orjson.JSONEncodeError: a field it cannot encode
+                p.error, p.written = exc, True
+                continue
+            seq, prev = seq + 1, _digest(body)
+            p.seq = seq
+            links.append((p, body, prev))
+        return links
 
     # -- reading -------------------------------------------------------------------------------
 

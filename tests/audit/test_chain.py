@@ -117,12 +117,13 @@ def test_concurrent_writers_never_fork(redis_client: redis.Redis) -> None:
     chain = _chain(redis_client)
     barrier = threading.Barrier(8)
     failed: list[BaseException] = []
+    seqs: list[int] = []
 
     def write(t: int) -> None:
         barrier.wait()
         try:
             for n in range(50):
-                chain.append("exchange", {"thread": t, "n": n})
+                seqs.append(chain.append("exchange", {"thread": t, "n": n}))
         except AuditUnavailableError as exc:
             failed.append(exc)
 
@@ -135,8 +136,15 @@ def test_concurrent_writers_never_fork(redis_client: redis.Redis) -> None:
     result = chain.verify()
     assert result.ok, result.broken
     assert result.entries == 400
-    seen = {(d["thread"], d["n"]) for d in chain.export(None, None)}
+    entries = list(chain.export(None, None))
+    seen = {(d["thread"], d["n"]) for d in entries}
     assert len(seen) == 400
+    # Each append answered its own entry's seq, whoever wrote it.
+    assert sorted(seqs) == list(range(1, 401))
+    by_seq = {d["seq"]: (d["thread"], d["n"]) for d in entries}
+    for t in range(8):
+        mine = sorted(seq for seq, (thread, _) in by_seq.items() if thread == t)
+        assert [by_seq[seq][1] for seq in mine] == list(range(50))  # in each thread's order
 
 
 def test_writers_of_separate_chains_never_fork(redis_client: redis.Redis) -> None:
@@ -219,3 +227,31 @@ def test_a_successful_append_puts_off_the_probe(redis_client: redis.Redis) -> No
     now[0] = 101.5
     assert chain.writable() is True
     assert redis_client.exists(probe_key) == 1
+
+
+def test_one_write_links_queued_entries_and_refuses_only_a_bad_one(
+    redis_client: redis.Redis,
+) -> None:
+    """Entries queued while another write was in flight go in one script call, linked in order;
+    one whose fields cannot be encoded gets its error and no link, the others are written."""
+    from gateway.audit.chain import _Pending
+
+    chain = _chain(redis_client)
+    chain.append("exchange", {"n": 0})
+    batch = [
+        _Pending("exchange", {"n": 1}, 1),
+        _Pending("exchange", {"n": object()}, 2),
+        _Pending("operator", {"n": 3}, 3),
+    ]
+    chain._write(batch)
+    assert [(p.written, p.seq) for p in batch] == [(True, 2), (True, 0), (True, 3)]
+    assert batch[0].error is None
+    assert isinstance(batch[1].error, TypeError)
+    assert batch[2].error is None
+    result = chain.verify()
+    assert result.ok, result.broken
+    assert [(d["seq"], d["n"], d["kind"]) for d in chain.export(None, None)] == [
+        (1, 0, "exchange"),
+        (2, 1, "exchange"),
+        (3, 3, "operator"),
+    ]
