@@ -242,6 +242,10 @@ class AuditChain:
                 self._write(batch)
         if mine.error is not None:
             raise mine.error
+        if not mine.written:
+            # Taken by a write that raised something unforeseen (its own caller got that):
+            # never answer a seq for an entry that is not in the chain.
+            raise AuditUnavailableError("audit chain: the write that took this entry failed")
         return mine.seq
 
     def _write(self, batch: list[_Pending]) -> None:
