@@ -36,7 +36,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,25 +55,6 @@ def _pipeline() -> Any:
     sys.modules["bench_pipeline"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def compact(client: redis.Redis) -> None:
-    """Rewrite the (just flushed) AOF and wait for it: see the module docstring."""
-    client.bgrewriteaof()
-    deadline = time.monotonic() + 60
-    while True:
-        info: dict[str, Any] = client.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError("the AOF rewrite did not finish in 60 s")
-        time.sleep(0.05)
-
-
-def rewrites(client: redis.Redis) -> int:
-    """AOF rewrites since the last CONFIG RESETSTAT."""
-    info: dict[str, Any] = client.info("persistence")
-    return int(info.get("aof_rewrites", 0))
 
 
 def main() -> int:
@@ -116,11 +96,11 @@ def main() -> int:
                     figures[audit].append(out["per_s"])
                     for k in ("gateway", "redis"):
                         cpu[audit][k].append(out["cpu"][k] / args.records * 1e6)
-                    rewritten += rewrites(flush)
+                    rewritten += bp.rewrites(flush)
                     if audit:
                         entries.append(result.entries)
                 flush.flushall()
-                compact(flush)
+                bp.compact(flush)
             flush.close()
         finally:
             server.stop()
