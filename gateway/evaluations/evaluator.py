@@ -7,11 +7,10 @@ records are stored); ratings and population-database look-ups come in through :m
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -23,10 +22,11 @@ from gateway.evaluations.indicators import Scorecard, Scorer
 from gateway.evaluations.periods import parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
-    fold_dossier_wire,
     fold_idchecks,
     fold_rating,
-    fold_step_wire,
+    idcheck_counts,
+    update_dossier_wire,
+    update_step_wire,
 )
 from gateway.evaluations.settings import EvaluationSettings
 from gateway.evaluations.store import EvaluationStore, Item, Update
@@ -52,6 +52,20 @@ class Outcome(Protocol):
 
 
 log = logging.getLogger("gateway.evaluations")
+
+
+class _Update(Protocol):
+    """``update_dossier_wire`` or ``update_step_wire``: one item folded into a record in place."""
+
+    def __call__(
+        self,
+        out: EvaluationRecord,
+        w: Mapping[str, Any],
+        *,
+        agency: str,
+        accepted_ms: int,
+        flags: Iterable[str] = (),
+    ) -> None: ...
 
 
 def _idcheck_entries(raw: Sequence[bytes | str]) -> list[dict[str, Any]]:
@@ -181,47 +195,45 @@ class Evaluations:
             for key in [k for k in self._handed if int(k) <= cursor]:
                 del self._handed[key]
 
-    def _items(self, ids: Sequence[str]) -> list[Item]:
-        """The items under ``ids``: those the intake handed over, the rest read from Redis;
-        each with its dossier's identity look-ups as Redis holds them now."""
+    def _items(self, ids: Sequence[str]) -> tuple[list[Item], list[list[bytes]]]:
+        """The items under ``ids``, those the intake handed over and the rest read from Redis,
+        and beside each its dossier's identity look-ups as Redis holds them now."""
         with self._handed_lock:
             handed = [self._handed.pop(i, None) for i in ids]
         unread = [i for i, item in zip(ids, handed, strict=True) if item is None]
         read = iter(self.store.items(unread))
         items = [item if item is not None else next(read) for item in handed]
-        if len(unread) < len(ids):
-            nos = sorted({it.dossier_no for it in items if it.dossier_no})
-            checks = dict(zip(nos, self.store.idchecks(nos), strict=True))
-            items = [
-                it if h is None else dataclasses.replace(it, idchecks=checks.get(it.dossier_no, []))
-                for it, h in zip(items, handed, strict=True)
-            ]
-        return items
+        if len(unread) == len(ids):
+            return items, [it.idchecks for it in items]
+        # A handed item carries no look-ups: read them now, once per dossier.
+        nos = sorted({it.dossier_no for it in items if it.dossier_no})
+        checks = dict(zip(nos, self.store.idchecks(nos), strict=True))
+        return items, [
+            it.idchecks if h is None else checks.get(it.dossier_no, [])
+            for it, h in zip(items, handed, strict=True)
+        ]
 
     def _fold_items(self, ids: Sequence[str]) -> None:
         now = self.now_ms()
-        updates: list[Update] = []
-        checks: dict[str, tuple[str, list[bytes]]] = {}
+        folds: dict[str, _DossierFold] = {}
+        items, idchecks = self._items(ids)
         # Zero-padded ids: string order is acceptance order.
-        pairs = zip(ids, self._items(ids), strict=True)
-        for item_id, item in sorted(pairs, key=lambda p: p[0]):
-            kind = item.channel.rsplit(".", 1)[-1]
-            if kind not in _FOLDS or not item.body or not item.dossier_no:
+        for item_id, item, raw_checks in sorted(zip(ids, items, idchecks, strict=True), key=_id):
+            update = _UPDATES.get(item.channel.rsplit(".", 1)[-1])
+            if update is None or not item.body or not item.dossier_no:
                 continue
             wire = orjson.loads(item.body)
             if not isinstance(wire, dict):
                 continue
-            no, agency = item.dossier_no, item.agency
-            flags = [f for f in item.flags.split(",") if f]
-            updates.append(Update(no, agency, _item_fold(kind, wire, item_id, agency, now, flags)))
-            checks[no] = (agency, item.idchecks)
-        for no, (agency, raw) in sorted(checks.items()):
-            entries = _idcheck_entries(raw)
-            if entries:
-                updates.append(
-                    Update(no, agency, partial(_with_idchecks, entries=entries, accepted_ms=now))
-                )
-        self.store.apply(updates)
+            fold = folds.get(item.dossier_no)
+            if fold is None:
+                fold = folds[item.dossier_no] = _DossierFold(item.agency, now)
+            flags = [f for f in item.flags.split(",") if f] if item.flags else []
+            fold.items.append((item_id, update, wire, item.agency, flags))
+            fold.idchecks = raw_checks
+        # One update per dossier, in the order of its first item: a dossier's items fold into
+        # one copy of its record, in acceptance order, then its look-ups are recounted.
+        self.store.apply([Update(no, f.agency, f.counted()) for no, f in folds.items()])
 
     def start(self) -> None:
         """Drain in a background thread every ``drain_interval_seconds`` until :meth:`stop`."""
@@ -331,26 +343,60 @@ class Evaluations:
         return FeedPage(items, encode_cursor(last), has_more=len(items) == limit)
 
 
-_FOLDS = {"DongBoHoSoMC": fold_dossier_wire, "CapNhatTienDoHoSoMC": fold_step_wire}
+_UPDATES: dict[str, _Update] = {
+    "DongBoHoSoMC": update_dossier_wire,
+    "CapNhatTienDoHoSoMC": update_step_wire,
+}
 _RECENT = 32
 _LEASE_MS = 30_000
 _HANDOFF_MAX = 50_000
 """Items kept for the drain at most (about 2 KB each); beyond, the drain reads Redis."""
 
 
-def _item_fold(
-    kind: str, wire: dict[str, Any], item_id: str, agency: str, now: int, flags: list[str]
-) -> Callable[[EvaluationRecord], EvaluationRecord]:
-    fold = _FOLDS[kind]
+def _id(row: tuple[str, Item, list[bytes]]) -> str:
+    return row[0]
 
-    def apply(e: EvaluationRecord) -> EvaluationRecord:
-        if item_id in e.recent_items:
-            return e
-        out = fold(e, wire, agency=agency or e.agency, accepted_ms=now, flags=flags)
-        out.recent_items = [*out.recent_items[-(_RECENT - 1) :], item_id]
+
+class _DossierFold:
+    """The fold of one dossier's items of a batch: what ``fold_dossier_wire`` and
+    ``fold_step_wire`` do item after item, then ``fold_idchecks``, with one copy of the record
+    for them all (the copy is most of a fold's cost). Pure, as the store needs: the record it
+    is given is never changed, and one that nothing changes is returned as it is."""
+
+    __slots__ = ("agency", "counts", "idchecks", "items", "now")
+
+    def __init__(self, agency: str, now: int) -> None:
+        self.agency = agency
+        self.now = now
+        self.items: list[tuple[str, _Update, dict[str, Any], str, list[str]]] = []
+        self.idchecks: list[bytes] = []
+        """The dossier's look-ups as read with its last item."""
+        self.counts: dict[str, int] | None = None
+
+    def counted(self) -> _DossierFold:
+        """This fold, its look-ups counted (once, not on every retry); none: no recount."""
+        entries = _idcheck_entries(self.idchecks)
+        self.counts = idcheck_counts(entries) if entries else None
+        return self
+
+    def __call__(self, rec: EvaluationRecord) -> EvaluationRecord:
+        out = rec
+        for item_id, update, wire, agency, flags in self.items:
+            if item_id in out.recent_items:
+                continue  # folded already, by a drain that stopped before moving the cursor
+            if out is rec:
+                out = rec.copy()
+            update(out, wire, agency=agency or out.agency, accepted_ms=self.now, flags=flags)
+            recent = out.recent_items
+            recent.append(item_id)
+            if len(recent) > _RECENT:
+                del recent[: len(recent) - _RECENT]
+        if self.counts is not None and self.counts != out.idchecks:
+            if out is rec:
+                out = rec.copy()
+            out.idchecks = dict(self.counts)
+            out.updated_ms = self.now
         return out
-
-    return apply
 
 
 def _with_rating(

@@ -269,3 +269,71 @@ def test_items_folded_elsewhere_are_not_kept(
     assert gateway.evaluations.drain() == 0
     assert gateway.evaluations._handed == {}
     assert gateway.evaluations.store.get(NO) is not None
+
+
+def test_a_batch_folds_each_dossier_as_item_after_item(
+    gateway: GatewayService, redis_client: redis.Redis
+) -> None:
+    """A batch folds all items of a dossier in one update: the record is the one a drain of
+    one item per batch builds, and so is the record of a batch that stopped halfway and was
+    drained again (nothing folded twice)."""
+    other = f"{AGENCY}-261005-0002"
+    services = {
+        ns: GatewayService(
+            Settings(namespace=ns), redis_client, gateway.connector, lifecycle=gateway.lifecycle
+        )
+        for ns in ("one", "all", "half")
+    }
+    try:
+        ids: list[str] = []
+        for ns, g in services.items():
+            outcomes = [
+                *g.accept(
+                    Service.DOSSIER,
+                    AGENCY,
+                    [national_dossier(NO, "2"), national_dossier(other, "2")],
+                    client="prov",
+                    flags=[["late_sync"], []],
+                ),
+                *g.accept(
+                    Service.PROGRESS,
+                    AGENCY,
+                    [
+                        national_step("20250103090000", "5", NO),
+                        national_step("20250104090000", "4", other),
+                        national_step("20250105090000", "4", NO),
+                    ],
+                    client="prov",
+                ),
+            ]
+            redis_client.rpush(f"{ns}:idchecks:{NO}", orjson.dumps({"at": 1, "outcome": "match"}))
+            outcomes += g.accept(
+                Service.DOSSIER,
+                AGENCY,
+                [national_dossier(NO, "9", NgayKetThucXuLy="20250106090000")],
+                client="prov",
+                flags=[["owner_id_mismatch"]],
+            )
+            assert all(o.accepted and not o.duplicate for o in outcomes)
+            ids = sorted(o.delivery_id or "" for o in outcomes)
+        one, whole, half = services["one"], services["all"], services["half"]
+        assert one.evaluations.drain(batch=1) == 6
+        assert whole.evaluations.drain() == 6
+        half.evaluations._fold_items(ids[:3])  # the fold of a drain that then crashed
+        assert half.evaluations.drain() == 6
+        assert whole.evaluations.store.high_water() == 2  # one update per dossier
+        for no in (NO, other):
+            recs = [g.evaluations.store.get(no) for g in (one, whole, half)]
+            assert all(rec is not None for rec in recs)
+            assert _comparable(recs[0]) == _comparable(recs[1]) == _comparable(recs[2])
+        rec = whole.evaluations.store.get(NO)
+        assert rec is not None
+        assert (rec.status, rec.finished_status) == ("9", "9")
+        # Requested on 3 January 09:00 (UTC+7), closed by the next step on 5 January 09:00.
+        assert rec.step_supplements == [[1_735_869_600_000, 1_736_042_400_000]]
+        assert rec.flags == ["late_sync", "owner_id_mismatch"]
+        assert rec.idchecks == {"match": 1}
+        assert len(rec.recent_items) == 4
+    finally:
+        for g in services.values():
+            g.close()
