@@ -25,6 +25,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 
@@ -158,9 +159,12 @@ class Update:
     fold: Fold
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One accepted intake item, as the drain reads it."""
+class Item(NamedTuple):
+    """One accepted intake item, as the drain reads it.
+
+    A named tuple rather than a frozen dataclass: as immutable, and made in a twentieth of the
+    time (the intake makes one for every record it hands over to the drain).
+    """
 
     channel: str
     agency: str
