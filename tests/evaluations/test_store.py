@@ -12,7 +12,13 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.evaluations import EvaluationRecord, EvaluationStore, decode_cursor, encode_cursor
+from gateway.evaluations import (
+    EvaluationRecord,
+    EvaluationStore,
+    Update,
+    decode_cursor,
+    encode_cursor,
+)
 from gateway.evaluations.evaluator import Evaluations
 from gateway.evaluations.settings import EvaluationSettings
 
@@ -75,6 +81,41 @@ def test_concurrent_writers_lose_no_update(redis_client: redis.Redis, redis_url:
     assert rec is not None
     assert len(rec.flags) == 320
     assert len(set(rec.flags)) == 320
+
+
+def test_one_call_of_many_records_and_agencies(redis_client: redis.Redis) -> None:
+    """2,500 records under three agencies in one call (more than one ZADD and SADD each): the
+    positions follow the order of the updates, every record is listed under its agency, and a
+    record whose version moved on meanwhile is retried."""
+    store = EvaluationStore(redis_client, namespace="t")
+    agencies = [AGENCY, "000.00.02.H22", "000.00.03.H22"]
+    store.update(no(7), agencies[7 % 3], flagged("before"))
+    calls = 0
+
+    def raced(rec: EvaluationRecord) -> EvaluationRecord:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # another writer updates the dossier between this read and the write
+            EvaluationStore(redis_client, namespace="t").update(no(7), AGENCY, flagged("other"))
+        return replace(rec, flags=[*rec.flags, "raced"])
+
+    updates = [
+        Update(no(i), agencies[i % 3], raced if i == 7 else flagged(str(i))) for i in range(2500)
+    ]
+    seqs = store.apply(updates)
+    assert calls == 2
+    others = [s for i, s in enumerate(seqs) if i != 7]
+    assert others == list(range(3, 2502))  # 1: before, 2: the other writer
+    assert seqs[7] == 2502  # written on its second try
+    assert store.high_water() == 2502
+    assert store.get(no(7)).flags == ["before", "other", "raced"]  # type: ignore[union-attr]
+    assert store.agencies() == set(agencies)
+    for k, agency in enumerate(agencies):
+        listed = {r.no for r in store.records([agency])}
+        assert listed == {no(i) for i in range(2500) if i % 3 == k}
+    feed = store.feed(0, 3000)
+    assert [seq for seq, _ in feed] == list(range(3, 2503))
+    assert [orjson.loads(body)["no"] for _, body in feed[:3]] == [no(0), no(1), no(2)]
 
 
 def test_cursor_round_trip_and_foreign_cursors() -> None:
