@@ -206,8 +206,7 @@ class Evaluations:
         if len(unread) == len(ids):
             return items, [it.idchecks for it in items]
         # A handed item carries no look-ups: read them now, once per dossier.
-        nos = sorted({it.dossier_no for it in items if it.dossier_no})
-        checks = dict(zip(nos, self.store.idchecks(nos), strict=True))
+        checks = self.store.idchecks(sorted({it.dossier_no for it in items if it.dossier_no}))
         return items, [
             it.idchecks if h is None else checks.get(it.dossier_no, [])
             for it, h in zip(items, handed, strict=True)

@@ -126,18 +126,22 @@ end
 return table.concat(out, '\\n')
 """
 
-# The identity look-ups of each dossier: ARGV = ns, then MaHoSo values. Per dossier the count,
-# then the look-ups (the items themselves came from the intake in this process: see
+# The identity look-ups of the dossiers that have any: ARGV = ns, then MaHoSo values. Per such
+# dossier its index in ARGV (0 for the first MaHoSo), the count, then the look-ups; nothing for the
+# rest, which are nearly all (the items themselves came from the intake in this process: see
 # Evaluations.observe).
 _CHECKS = """
 local ns = ARGV[1]
 local out = {}
 for i = 2, #ARGV do
   local checks = redis.call('LRANGE', ns .. ':idchecks:' .. ARGV[i], 0, -1)
-  out[#out + 1] = tostring(#checks)
-  for _, c in ipairs(checks) do
-    if string.find(c, '\\n', 1, true) then c = string.gsub(c, '\\n', ' ') end
-    out[#out + 1] = c
+  if #checks > 0 then
+    out[#out + 1] = tostring(i - 2)
+    out[#out + 1] = tostring(#checks)
+    for _, c in ipairs(checks) do
+      if string.find(c, '\\n', 1, true) then c = string.gsub(c, '\\n', ' ') end
+      out[#out + 1] = c
+    end
   end
 end
 return table.concat(out, '\\n')
@@ -321,17 +325,21 @@ class EvaluationStore:
             i += 6 + n
         return out
 
-    def idchecks(self, nos: Sequence[str]) -> list[list[bytes]]:
-        """The identity look-ups stored for each dossier (as :meth:`items` reads them)."""
+    def idchecks(self, nos: Sequence[str]) -> dict[str, list[bytes]]:
+        """The identity look-ups stored for each of ``nos`` that has any (as :meth:`items`
+        reads them); a dossier without is left out."""
         if not nos:
-            return []
-        raw = bytes(self._checks(args=[self.ns, *nos])).split(b"\n")
-        out: list[list[bytes]] = []
+            return {}
+        raw = bytes(self._checks(args=[self.ns, *nos]))
+        if not raw:
+            return {}
+        parts = raw.split(b"\n")
+        out: dict[str, list[bytes]] = {}
         i = 0
-        for _ in nos:
-            n = int(raw[i] or 0)
-            out.append(raw[i + 1 : i + 1 + n])
-            i += 1 + n
+        while i < len(parts):
+            n = int(parts[i + 1])
+            out[nos[int(parts[i])]] = parts[i + 2 : i + 2 + n]
+            i += 2 + n
         return out
 
     def lock(self, token: str, ttl_ms: int) -> bool:

@@ -118,6 +118,21 @@ def test_one_call_of_many_records_and_agencies(redis_client: redis.Redis) -> Non
     assert [orjson.loads(body)["no"] for _, body in feed[:3]] == [no(0), no(1), no(2)]
 
 
+def test_identity_lookups_of_some_dossiers(redis_client: redis.Redis) -> None:
+    """Only the dossiers with look-ups are answered, each with all of its own, as stored (a
+    newline, which would split the reply, read as a space)."""
+    store = EvaluationStore(redis_client, namespace="t")
+    redis_client.rpush(f"t:idchecks:{no(1)}", b'{"outcome":"match"}', b"", b'{"a":\n1}')
+    redis_client.rpush(f"t:idchecks:{no(3)}", b'{"outcome":"mismatch"}')
+    nos = [no(i) for i in range(5)]
+    assert store.idchecks(nos) == {
+        no(1): [b'{"outcome":"match"}', b"", b'{"a": 1}'],
+        no(3): [b'{"outcome":"mismatch"}'],
+    }
+    assert store.idchecks([no(0), no(2)]) == {}
+    assert store.idchecks([]) == {}
+
+
 def test_cursor_round_trip_and_foreign_cursors() -> None:
     """A cursor names its position; anything else is refused."""
     assert decode_cursor(encode_cursor(12345)) == 12345
