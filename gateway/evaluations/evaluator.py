@@ -358,9 +358,9 @@ def _id(row: tuple[str, Item, list[bytes]]) -> str:
 
 class _DossierFold:
     """The fold of one dossier's items of a batch: what ``fold_dossier_wire`` and
-    ``fold_step_wire`` do item after item, then ``fold_idchecks``, with one copy of the record
-    for them all (the copy is most of a fold's cost). Pure, as the store needs: the record it
-    is given is never changed, and one that nothing changes is returned as it is."""
+    ``fold_step_wire`` do item after item, then ``fold_idchecks``, on one copy of the record
+    rather than a copy per item. Pure, as the store needs (it may fold again after a lost race):
+    the record it is given is never changed, and one that nothing changes is returned as is."""
 
     __slots__ = ("agency", "counts", "idchecks", "items", "now")
 
@@ -373,7 +373,9 @@ class _DossierFold:
         self.counts: dict[str, int] | None = None
 
     def counted(self) -> _DossierFold:
-        """This fold, its look-ups counted (once, not on every retry); none: no recount."""
+        """This fold, its dossier's look-ups counted once rather than on every retry; when none
+        of them is readable, the record's counts are left as they are (as fold_idchecks was
+        not called then)."""
         entries = _idcheck_entries(self.idchecks)
         self.counts = idcheck_counts(entries) if entries else None
         return self

@@ -38,7 +38,7 @@ Fold = Callable[[EvaluationRecord], EvaluationRecord]
 # Compare-and-set of many records in one call: ARGV = ns, then (MaHoSo, expected version,
 # agency, body) per record, each MaHoSo at most once; per record the new feed position, or -1
 # when its version moved on. The versions are checked first, so that the positions are taken
-# with one INCRBY and the feed and the agency sets get one ZADD and one SADD per 500 records
+# with one INCRBY, the feed gets one ZADD per 500 records and each agency set one SADD per 1,000
 # (a call per record for each was most of this script's time); positions follow record order.
 _PUT = """
 local ns = ARGV[1]
@@ -127,9 +127,9 @@ return table.concat(out, '\\n')
 """
 
 # The identity look-ups of the dossiers that have any: ARGV = ns, then MaHoSo values. Per such
-# dossier its index in ARGV (0 for the first MaHoSo), the count, then the look-ups; nothing for the
-# rest, which are nearly all (the items themselves came from the intake in this process: see
-# Evaluations.observe).
+# dossier its index among the MaHoSo values (0 for the first), the count, then the look-ups;
+# nothing for the others, nearly all of them (the items themselves came from the intake in this
+# process: see Evaluations.observe).
 _CHECKS = """
 local ns = ARGV[1]
 local out = {}
@@ -191,8 +191,8 @@ class Update:
 class Item(NamedTuple):
     """One accepted intake item, as the drain reads it.
 
-    A named tuple rather than a frozen dataclass: as immutable, and made in a twentieth of the
-    time (the intake makes one for every record it hands over to the drain).
+    A named tuple rather than a frozen dataclass: as immutable, and made in a third of the time
+    (the intake makes one for every record it hands over to the drain).
     """
 
     channel: str
