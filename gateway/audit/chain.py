@@ -20,7 +20,8 @@ fall out of step instead of one of them losing every time.
 Layout: ``<ns>:auditchain`` (stream; fields ``body`` and ``hash``; the stream id's milliseconds
 are Redis's clock at append, which ``export --from --to`` ranges over), the head key, and the
 anchor ``<ns>:auditchain:anchor`` (``"<seq>:<hash>"`` of the last entry archived, absent until
-the first archive).
+the first archive). Each write also leaves a mark ``<ns>:auditchain:call:<random>`` for a minute
+(longer than redis-py's retries of it take), so a resent write is known for done.
 
 Nothing trims the stream silently. :meth:`AuditChain.archive` (``gateway audit archive
 --before``) writes the entries older than a date to a file, fsyncs it, then in one Lua step
@@ -57,17 +58,24 @@ log = logging.getLogger("gateway.audit")
 GENESIS = "0" * 64
 """The ``prev`` of the first entry."""
 
-# KEYS: stream, head. ARGV: the head the entries were computed from, the empty chain's head,
-# the new head, then body and hash of each entry, oldest first. Adds them all and moves the head
-# only if the head is still ARGV[1]; otherwise answers the real head.
+# KEYS: stream, head, this call's mark. ARGV: the head the entries were computed from, the empty
+# chain's head, the new head, then body and hash of each entry, oldest first. Adds them all, moves
+# the head and sets the mark only if the head is still ARGV[1]; otherwise answers the real head,
+# and done (1) if the mark is set: redis-py resends a command whose reply was lost (a connection
+# killed or timed out after Redis ran it), and that replay finds the head moved by its own first
+# run; taken for a lost race, its entries were written a second time as the next links.
 _APPEND = """
 local head = redis.call('GET', KEYS[2]) or ARGV[2]
-if head ~= ARGV[1] then return {0, head} end
+if head ~= ARGV[1] then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return {1, head} end
+  return {0, head}
+end
 local id
 for i = 4, #ARGV, 2 do
   id = redis.call('XADD', KEYS[1], '*', 'body', ARGV[i], 'hash', ARGV[i + 1])
 end
 redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[3], '1', 'PX', 60000)
 return {1, id}
 """
 
@@ -169,6 +177,7 @@ class AuditChain:
         self.head_key = f"{namespace}:auditchain:head"
         self.anchor_key = f"{namespace}:auditchain:anchor"
         self._probe_key = f"{namespace}:auditchain:probe"
+        self._call_key = f"{namespace}:auditchain:call:"
         self._clock = clock
         self._monotonic = monotonic
         self._probe_seconds = probe_seconds
@@ -269,8 +278,10 @@ class AuditChain:
                 args: list[str | bytes] = [head, f"0:{GENESIS}", new_head]
                 for _, body, digest in links:
                     args += [body, digest]
+                # A new mark per attempt: only a resend of this very call may count as done.
+                mark = self._call_key + os.urandom(16).hex()
                 done, value = cast(
-                    "list[Any]", self._script(keys=[self.key, self.head_key], args=args)
+                    "list[Any]", self._script(keys=[self.key, self.head_key, mark], args=args)
                 )
                 if int(done):
                     self.appended += len(links)

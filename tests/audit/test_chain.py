@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -255,3 +257,64 @@ def test_one_write_links_queued_entries_and_refuses_only_a_bad_one(
         (2, 1, "exchange"),
         (3, 3, "operator"),
     ]
+
+
+def _losing_replies(
+    path: str, lost: list[int], between: Callable[[], None] = lambda: None
+) -> redis.Redis:
+    """A client (one retry, as the service's audit store has) whose connection, while ``lost[0]``
+    counts down, drops the reply to an EVALSHA that Redis did run: the connection died after the
+    script's effects and before its answer arrived (a killed connection, a socket timeout, a
+    restart after the AOF had it). ``between`` runs after the loss, before the client retries."""
+
+    class ReplyLost(redis.UnixDomainSocketConnection):
+        command = ""
+
+        def send_command(self, *args: Any, **kwargs: Any) -> None:
+            self.command = str(args[0]).upper() if args else ""
+            super().send_command(*args, **kwargs)
+
+        def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().read_response(*args, **kwargs)
+            if self.command == "EVALSHA" and lost[0] > 0:
+                lost[0] -= 1
+                self.disconnect()
+                between()
+                raise redis.ConnectionError("connection lost before the reply")
+            return response
+
+    pool = redis.ConnectionPool(connection_class=ReplyLost, path=path, retry=Retry(NoBackoff(), 1))
+    return redis.Redis(connection_pool=pool)
+
+
+@pytest.mark.parametrize("another_writer_between", [False, True])
+def test_a_replayed_append_whose_reply_was_lost_is_written_once(
+    redis_client: redis.Redis, another_writer_between: bool
+) -> None:
+    """redis-py retries a command whose reply was lost, so the script runs a second time after its
+    first run moved the head: that replay must be recognised as done, not taken for a lost race
+    and written again as the next links (the entry twice, the caller answered the copy's seq).
+    Also when another writer appended between the first run and the replay."""
+    path = str(redis_client.connection_pool.connection_kwargs["path"])
+    other = _chain(redis_client)
+    lost = [1]
+
+    def between() -> None:
+        if another_writer_between:
+            other.append("operator", {"by": "other"})
+
+    client = _losing_replies(path, lost, between)
+    chain = _chain(client)
+    try:
+        assert chain.append("exchange", {"n": 1}) == 1
+        assert lost == [0]  # the reply was lost and the client retried
+        assert chain.append("exchange", {"n": 2}) == (3 if another_writer_between else 2)
+    finally:
+        client.close()
+    result = chain.verify()
+    assert result.ok, result.broken
+    got = [(d["seq"], d.get("n"), d.get("by")) for d in chain.export(None, None)]
+    if another_writer_between:
+        assert got == [(1, 1, None), (2, None, "other"), (3, 2, None)]
+    else:
+        assert got == [(1, 1, None), (2, 2, None)]
