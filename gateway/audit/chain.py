@@ -242,13 +242,20 @@ class AuditChain:
         mine = _Pending(kind, fields, int(self._clock() * 1000))
         with self._lock:
             self._queue.append(mine)
-        with self._append_lock:
-            # The writer before this one may have taken this entry with its own (group commit);
-            # else this one writes every entry queued so far, its own among them.
-            if not mine.written:
-                with self._lock:
-                    batch, self._queue = self._queue, []
-                self._write(batch)
+        try:
+            with self._append_lock:
+                # The writer before this one may have taken this entry with its own (group
+                # commit); else this one writes every entry queued so far, its own among them.
+                if not mine.written:
+                    with self._lock:
+                        batch, self._queue = self._queue, []
+                    self._write(batch)
+        except BaseException:
+            # Interrupted while waiting its turn (KeyboardInterrupt, a timeout's exception): this
+            # append raises, so its entry must not stay queued for a later append to write.
+            with self._lock:
+                self._queue = [p for p in self._queue if p is not mine]
+            raise
         if mine.error is not None:
             raise mine.error
         if not mine.written:

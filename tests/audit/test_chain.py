@@ -318,3 +318,27 @@ def test_a_replayed_append_whose_reply_was_lost_is_written_once(
         assert got == [(1, 1, None), (2, None, "other"), (3, 2, None)]
     else:
         assert got == [(1, 1, None), (2, 2, None)]
+
+
+def test_an_append_interrupted_while_waiting_is_not_written_later(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append interrupted (KeyboardInterrupt) while waiting its turn raised, so its entry must
+    not stay queued for the next append to write into the chain, much later."""
+    chain = _chain(redis_client)
+    real = chain._append_lock
+
+    class Interrupted:
+        def __enter__(self) -> None:
+            raise KeyboardInterrupt
+
+        def __exit__(self, *exc: object) -> None:
+            raise AssertionError("never entered")
+
+    monkeypatch.setattr(chain, "_append_lock", Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        chain.append("exchange", {"n": 1})
+    monkeypatch.setattr(chain, "_append_lock", real)
+    assert chain.append("exchange", {"n": 2}) == 1
+    assert [(d["seq"], d["n"]) for d in chain.export(None, None)] == [(1, 2)]
+    assert chain.verify().ok
