@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import threading
 from collections.abc import Callable
@@ -320,6 +321,64 @@ def test_a_replayed_append_whose_reply_was_lost_is_written_once(
         assert got == [(1, 1, None), (2, 2, None)]
 
 
+class _TurnLock:
+    """Stands in for the chain's append lock: counts the appends that reached it (their entries
+    are queued by then), so a test knows when they all wait, without sleeping."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.arrived = threading.Semaphore(0)
+
+    def __enter__(self) -> _TurnLock:
+        self.arrived.release()
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_appends_taken_by_a_write_that_raised_raise_too(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two appends queued together; the write that takes both raises something unforeseen: its
+    caller gets that, the other append raises AuditUnavailableError (never a seq), neither hangs,
+    and nothing is in the chain."""
+    chain = _chain(redis_client)
+    turn = _TurnLock()
+    monkeypatch.setattr(chain, "_append_lock", turn)
+    calls: list[int] = []
+
+    def script(**kwargs: Any) -> Any:
+        calls.append(len(kwargs["args"]))
+        raise RuntimeError("unforeseen")
+
+    monkeypatch.setattr(chain, "_script", script)
+    outcomes: dict[int, object] = {}
+
+    def write(n: int) -> None:
+        try:
+            outcomes[n] = chain.append("exchange", {"n": n})
+        except (RuntimeError, AuditUnavailableError) as exc:
+            outcomes[n] = type(exc)
+
+    turn.lock.acquire()  # both queue before either writes, so one write takes both
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        assert turn.arrived.acquire(timeout=10)
+    turn.lock.release()
+    for t in threads:
+        t.join(timeout=10)
+        assert not t.is_alive(), "an append hung"
+    assert sorted(map(str, outcomes.values())) == sorted(
+        map(str, [RuntimeError, AuditUnavailableError])
+    )
+    assert calls == [3 + 2 * 2]  # one script call with both entries
+    assert redis_client.xlen(chain.key) == 0
+
+
 def test_an_append_interrupted_while_waiting_is_not_written_later(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -342,3 +401,20 @@ def test_an_append_interrupted_while_waiting_is_not_written_later(
     assert chain.append("exchange", {"n": 2}) == 1
     assert [(d["seq"], d["n"]) for d in chain.export(None, None)] == [(1, 2)]
     assert chain.verify().ok
+
+
+def test_verify_names_an_altered_entry_of_a_group_write(redis_client: redis.Redis) -> None:
+    """Entries written together are each their own link: altering the middle one of a group is
+    named at its own seq, and archive refuses the broken chain."""
+    from gateway.audit.chain import _Pending
+
+    chain = _chain(redis_client)
+    chain._write([_Pending("exchange", {"n": n}, n) for n in range(1, 4)])
+    assert chain.verify().entries == 3
+    _rewrite(redis_client, chain, 2, {"n": 99})
+    result = chain.verify()
+    assert result.broken is not None
+    assert (result.broken.seq, result.entries) == (2, 1)
+    assert "altered" in result.broken.problem
+    with pytest.raises(ValueError, match="does not verify"):
+        chain.archive(2_000_000_000_000, io.BytesIO())
