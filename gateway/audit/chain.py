@@ -214,6 +214,7 @@ class AuditChain:
             due = now >= self._next_probe
             if due:
                 self._next_probe = now + self._probe_seconds
+            failures = self.failures
         if not due:
             return self._failing is None
         try:
@@ -221,15 +222,22 @@ class AuditChain:
         except redis.RedisError as exc:
             self._fail(exc)
             return False
-        if self._failing is not None:
+        with self._lock:
+            # A write that failed after the probe's was taken is newer news than the probe:
+            # clearing it reopened the gate until the next probe while every append failed.
+            if self.failures != failures:
+                return False
+            recovered, self._failing = self._failing is not None, None
+        if recovered:
             log.warning("audit store writable again")
-            self._failing = None
         return True
 
     def _fail(self, exc: Exception) -> None:
-        self.failures += 1
-        self._failing = f"audit store not writable ({type(exc).__name__})"
-        log.error("%s", self._failing)
+        why = f"audit store not writable ({type(exc).__name__})"
+        with self._lock:  # counted under the lock: a probe compares the count to clear failing
+            self.failures += 1
+            self._failing = why
+        log.error("%s", why)
 
     # -- writing -------------------------------------------------------------------------------
 

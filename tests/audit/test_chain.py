@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -418,3 +419,69 @@ def test_verify_names_an_altered_entry_of_a_group_write(redis_client: redis.Redi
     assert "altered" in result.broken.problem
     with pytest.raises(ValueError, match="does not verify"):
         chain.archive(2_000_000_000_000, io.BytesIO())
+
+
+@contextlib.contextmanager
+def _unwritable(client: redis.Redis) -> Iterator[None]:
+    """The session's Redis refuses every write (NOREPLICAS: it wants a replica it has not got),
+    as a primary cut off from its replicas does; set back after, the server is shared."""
+    client.config_set("min-replicas-to-write", 1)
+    try:
+        yield
+    finally:
+        client.config_set("min-replicas-to-write", 0)
+
+
+def test_a_store_that_fails_after_an_append_closes_the_gate_at_the_next_append(
+    redis_client: redis.Redis,
+) -> None:
+    """The append that put the probe off proves nothing about the store after it: the next
+    append that fails makes writable() False at once (the intake answers 503), and it stays
+    False, probing every probe_seconds, until a probe finds the store writable."""
+    now = [100.0]
+    chain = AuditChain(redis_client, "gw", probe_seconds=1.0, monotonic=lambda: now[0])
+    assert chain.writable() is True
+    now[0] = 100.5
+    chain.append("exchange", {"n": 1})  # puts the probe off to 101.5
+    with _unwritable(redis_client):
+        now[0] = 100.6
+        with pytest.raises(AuditUnavailableError):
+            chain.append("exchange", {"n": 2})
+        assert chain.writable() is False  # no probe due: the failed append decides
+        assert chain.failure is not None
+        now[0] = 101.6
+        assert chain.writable() is False  # the probe due now fails too
+    now[0] = 101.7
+    chain.append("exchange", {"n": 3})  # the store takes writes again...
+    assert chain.writable() is False  # ... but only a probe reopens the gate
+    now[0] = 102.7
+    assert chain.writable() is True
+    assert [d["n"] for d in chain.export(None, None)] == [1, 3]
+
+
+def test_a_probe_answered_before_an_append_failed_does_not_clear_that_failure(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe write that Redis took, then an append that failed while the probe's thread had
+    not yet looked at its answer: the failure is newer than the probe's success, so the gate
+    stays shut (it reopened until the next probe, while every append failed)."""
+    now = [100.0]
+    chain = AuditChain(redis_client, "gw", probe_seconds=1.0, monotonic=lambda: now[0])
+    chain.append("exchange", {"n": 1})
+    real_set = redis_client.set
+    failed: list[AuditUnavailableError] = []
+
+    def probe_then_failure(*args: Any, **kwargs: Any) -> Any:
+        answer = real_set(*args, **kwargs)
+        with _unwritable(redis_client):
+            try:
+                chain.append("exchange", {"n": 2})  # another thread, meanwhile
+            except AuditUnavailableError as exc:
+                failed.append(exc)
+        return answer
+
+    monkeypatch.setattr(redis_client, "set", probe_then_failure)
+    now[0] = 101.5  # the probe is due
+    assert chain.writable() is False
+    assert len(failed) == 1
+    assert chain.failure is not None
