@@ -274,7 +274,8 @@ class AuditChain:
 
     def _write(self, batch: list[_Pending]) -> None:
         """Append ``batch`` in one script call (under ``_append_lock``); each entry's outcome."""
-        failure: Exception | None = None
+        why = "audit store not writable"
+        cause: BaseException | None = None
         try:
             # The head this process last wrote saves a round trip; if another writer moved it
             # since, the script answers the real head and the loop recomputes on it.
@@ -309,14 +310,17 @@ class AuditChain:
                     return
                 head = _text(value)
             # Only reachable when other processes won 100 races against this one in a row.
-            failure = AuditUnavailableError("audit chain: too much contention to append")
+            why = "audit chain: too much contention to append"
         except redis.RedisError as exc:
             self._fail(exc)
-            failure = AuditUnavailableError(self._failing or "audit store not writable")
-            failure.__cause__ = exc
+            why, cause = self._failing or why, exc
         for p in batch:
             if not p.written:
-                p.error, p.written = failure, True
+                # An exception of its own per append: one object raised in several threads
+                # gathers every raise's traceback, so each caller's log showed the others' frames.
+                error = AuditUnavailableError(why)
+                error.__cause__ = cause
+                p.error, p.written = error, True
 
     @staticmethod
     def _links(head: str, batch: list[_Pending]) -> list[tuple[_Pending, bytes, str]]:

@@ -485,3 +485,23 @@ def test_a_probe_answered_before_an_append_failed_does_not_clear_that_failure(
     assert chain.writable() is False
     assert len(failed) == 1
     assert chain.failure is not None
+
+
+def test_each_append_of_a_failed_write_raises_an_error_of_its_own(
+    redis_client: redis.Redis,
+) -> None:
+    """A write of several entries that Redis refused: each append gets its own exception (one
+    shared object raised in several threads gathers all their tracebacks), with the cause."""
+    from gateway.audit.chain import _Pending
+
+    chain = _chain(redis_client)
+    batch = [_Pending("exchange", {"n": n}, n) for n in range(2)]
+    with _unwritable(redis_client):
+        chain._write(batch)
+    first, second = (p.error for p in batch)
+    assert isinstance(first, AuditUnavailableError)
+    assert isinstance(second, AuditUnavailableError)
+    assert first is not second
+    assert str(first) == str(second) == chain.failure
+    assert isinstance(first.__cause__, redis.ResponseError)
+    assert redis_client.xlen(chain.key) == 0
