@@ -332,10 +332,12 @@ class AuditChain:
         for p in batch:
             if p.written:
                 continue
-            doc = {**p.fields, "kind": p.kind, "at": p.at, "seq": seq + 1, "prev": prev}
             try:
+                doc = {**p.fields, "kind": p.kind, "at": p.at, "seq": seq + 1, "prev": prev}
                 body = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
-            except TypeError as exc:  # orjson.JSONEncodeError: a field it cannot encode
+            except Exception as exc:  # this entry's own error, so it fails alone
+                # orjson.JSONEncodeError (a TypeError) for a field it cannot encode, or whatever
+                # a Mapping that is not a dict raises while read: the other entries are fine.
                 p.error, p.written = exc, True
                 continue
             seq, prev = seq + 1, _digest(body)

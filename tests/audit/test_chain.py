@@ -7,7 +7,7 @@ import hashlib
 import io
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -505,3 +505,36 @@ def test_each_append_of_a_failed_write_raises_an_error_of_its_own(
     assert str(first) == str(second) == chain.failure
     assert isinstance(first.__cause__, redis.ResponseError)
     assert redis_client.xlen(chain.key) == 0
+
+
+class _Unreadable(Mapping[str, object]):
+    """Fields that fail while read (a lazy mapping whose source went away)."""
+
+    def __getitem__(self, key: str) -> object:
+        raise LookupError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["gone"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_an_entry_whose_fields_fail_while_read_fails_alone(redis_client: redis.Redis) -> None:
+    """Not only orjson's TypeError: whatever building one entry's body raises is that entry's,
+    and the entries written with it still go in (the whole write raised, failing them too)."""
+    from gateway.audit.chain import _Pending
+
+    chain = _chain(redis_client)
+    batch = [
+        _Pending("exchange", {"n": 1}, 1),
+        _Pending("exchange", _Unreadable(), 2),
+        _Pending("exchange", {"n": 3}, 3),
+    ]
+    chain._write(batch)
+    assert [(p.written, p.seq) for p in batch] == [(True, 1), (True, 0), (True, 2)]
+    assert isinstance(batch[1].error, LookupError)
+    assert batch[0].error is None
+    assert batch[2].error is None
+    assert [d["n"] for d in chain.export(None, None)] == [1, 3]
+    assert chain.verify().ok
