@@ -262,12 +262,19 @@ def test_one_write_links_queued_entries_and_refuses_only_a_bad_one(
 
 
 def _losing_replies(
-    path: str, lost: list[int], between: Callable[[], None] = lambda: None
+    path: str,
+    lost: list[int],
+    between: Callable[[], None] = lambda: None,
+    *,
+    every: int = 1,
+    retries: int = 1,
 ) -> redis.Redis:
     """A client (one retry, as the service's audit store has) whose connection, while ``lost[0]``
     counts down, drops the reply to an EVALSHA that Redis did run: the connection died after the
     script's effects and before its answer arrived (a killed connection, a socket timeout, a
-    restart after the AOF had it). ``between`` runs after the loss, before the client retries."""
+    restart after the AOF had it). ``between`` runs after the loss, before the client retries;
+    ``every``: only every so many EVALSHA replies are lost."""
+    calls = itertools.count(1)
 
     class ReplyLost(redis.UnixDomainSocketConnection):
         command = ""
@@ -278,14 +285,16 @@ def _losing_replies(
 
         def read_response(self, *args: Any, **kwargs: Any) -> Any:
             response = super().read_response(*args, **kwargs)
-            if self.command == "EVALSHA" and lost[0] > 0:
+            if self.command == "EVALSHA" and next(calls) % every == 0 and lost[0] > 0:
                 lost[0] -= 1
                 self.disconnect()
                 between()
                 raise redis.ConnectionError("connection lost before the reply")
             return response
 
-    pool = redis.ConnectionPool(connection_class=ReplyLost, path=path, retry=Retry(NoBackoff(), 1))
+    pool = redis.ConnectionPool(
+        connection_class=ReplyLost, path=path, retry=Retry(NoBackoff(), retries)
+    )
     return redis.Redis(connection_pool=pool)
 
 
@@ -538,3 +547,43 @@ def test_an_entry_whose_fields_fail_while_read_fails_alone(redis_client: redis.R
     assert batch[2].error is None
     assert [d["n"] for d in chain.export(None, None)] == [1, 3]
     assert chain.verify().ok
+
+
+def test_concurrent_writers_losing_replies_write_each_entry_once(redis_client: redis.Redis) -> None:
+    """Two chain objects (two processes), four threads each, every seventh script reply lost
+    after Redis ran it: no entry twice, each append answered its own entry's seq, one unbroken
+    chain. An append may fail (its retries lost too); its entry is then in the chain at most
+    once."""
+    path = str(redis_client.connection_pool.connection_kwargs["path"])
+    lost = [10**9]
+    clients = [_losing_replies(path, lost, every=7, retries=3) for _ in range(2)]
+    chains = [_chain(c) for c in clients]
+    barrier = threading.Barrier(8)
+    answered: dict[tuple[int, int], int] = {}
+    failed: list[tuple[int, int]] = []
+
+    def write(t: int) -> None:
+        barrier.wait()
+        for n in range(25):
+            try:
+                answered[(t, n)] = chains[t % 2].append("exchange", {"thread": t, "n": n})
+            except AuditUnavailableError:
+                failed.append((t, n))
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    assert lost[0] < 10**9  # replies were lost
+    result = chains[0].verify()
+    assert result.ok, result.broken
+    entries = list(chains[0].export(None, None))
+    written = [(d["thread"], d["n"]) for d in entries]
+    assert len(written) == len(set(written))  # none twice
+    by_seq = {d["seq"]: (d["thread"], d["n"]) for d in entries}
+    for key, seq in answered.items():
+        assert by_seq[seq] == key
+    assert set(answered) | set(failed) == {(t, n) for t in range(8) for n in range(25)}
