@@ -599,7 +599,12 @@ def build_service(
         clients=(client,),
         **({"peers": {"webhook": WEBHOOK_PEER}} if webhook else {}),
         **({"audit": AuditSettings(enabled=AUDIT)} if AuditSettings is not None else {}),
-        **({} if EVALUATIONS else {"evaluations": {"enabled": False}}),
+        # An older core (bench_vs_core.py) has no evaluations to turn off.
+        **(
+            {"evaluations": {"enabled": False}}
+            if not EVALUATIONS and "evaluations" in Settings.model_fields
+            else {}
+        ),
         **({"traces": {"enabled": True, "exporter": "console"}} if TRACES else {}),
     )
     portal = FakePortal()
