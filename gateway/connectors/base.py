@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ChannelSpec", "Connector", "Entry", "Item", "Mode", "PeerReply"]
+__all__ = ["ChannelSpec", "Connector", "ConnectorWrapper", "Entry", "Item", "Mode", "PeerReply"]
 
 
 class Mode(StrEnum):
@@ -168,3 +168,36 @@ class Connector(Protocol):
     def close(self) -> None:
         """Release connections; the connector is unusable afterwards."""
         ...
+
+
+class ConnectorWrapper:
+    """A connector around ``inner``: the same peer, channels and bounds, and every call not
+    overridden passed through. Subclasses add one concern (correlation ids, traces) to
+    :meth:`send` and :meth:`reconcile`, as httpx transports wrap one another."""
+
+    def __init__(self, inner: Connector) -> None:
+        self.inner = inner
+
+    @property
+    def system(self) -> str:
+        """The wrapped connector's peer name."""
+        return self.inner.system
+
+    @property
+    def channels(self) -> Sequence[ChannelSpec]:
+        """The wrapped connector's channels."""
+        return self.inner.channels
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The wrapped connector's bound on one call."""
+        return self.inner.max_call_seconds
+
+    def close(self) -> None:
+        """Close the wrapped connector."""
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this class lacks: the inner connector's own extras (its
+        # config, a look-up helper) stay reachable through the wrapper.
+        return getattr(self.inner, name)

@@ -11,12 +11,11 @@ correlation id of the delivery it reports (its ``delivery_id``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 import redis
 
-from gateway.connectors.base import ChannelSpec, Connector, Item, Mode, PeerReply
+from gateway.connectors.base import ChannelSpec, Connector, ConnectorWrapper, Item, Mode, PeerReply
 from gateway.observability.correlation import bind
 
 __all__ = ["MAX_IDS", "CorrelatedConnector", "correlation_ids"]
@@ -77,31 +76,13 @@ def correlation_ids(
     return ",".join(ids) or None
 
 
-class CorrelatedConnector:
+class CorrelatedConnector(ConnectorWrapper):
     """``inner`` with the items' correlation ids bound around each call; otherwise the same."""
 
     def __init__(self, inner: Connector, client: redis.Redis, namespace: str) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._client = client
         self._ns = namespace
-
-    @property
-    def system(self) -> str:
-        """The wrapped connector's peer name."""
-        return self.inner.system
-
-    @property
-    def channels(self) -> Sequence[ChannelSpec]:
-        """The wrapped connector's channels."""
-        return self.inner.channels
-
-    @property
-    def max_call_seconds(self) -> float:
-        """The wrapped connector's bound on one call."""
-        return self.inner.max_call_seconds
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
         """:meth:`Connector.send` with the items' correlation ids bound."""
@@ -122,7 +103,3 @@ class CorrelatedConnector:
         events = channel.mode is Mode.EVENT
         with bind(correlation_ids(self._client, self._ns, items, events=events)):
             return self.inner.reconcile(channel, partition, subject, items, delivered=delivered)
-
-    def close(self) -> None:
-        """Close the wrapped connector."""
-        self.inner.close()

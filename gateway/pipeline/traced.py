@@ -19,11 +19,10 @@ Nothing of the items themselves (bodies, subjects, keys) goes on a span.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import redis
 
-from gateway.connectors.base import ChannelSpec, Connector, Item, PeerReply
+from gateway.connectors.base import ChannelSpec, Connector, ConnectorWrapper, Item, PeerReply
 from gateway.errors import PermanentPeerError, TransientPeerError
 from gateway.observability.correlation import current
 from gateway.observability.traces import CORRELATION_ATTRIBUTE, Attribute, Span, Tracing
@@ -67,31 +66,13 @@ def outcome_class(exc: BaseException | None) -> str:
     return "error"
 
 
-class TracedConnector:
+class TracedConnector(ConnectorWrapper):
     """``inner`` with a span around each call; otherwise the same."""
 
     def __init__(self, inner: Connector, tracing: Tracing, links: TraceLinks) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._tracing = tracing
         self._links = links
-
-    @property
-    def system(self) -> str:
-        """The wrapped connector's peer name."""
-        return self.inner.system
-
-    @property
-    def channels(self) -> Sequence[ChannelSpec]:
-        """The wrapped connector's channels."""
-        return self.inner.channels
-
-    @property
-    def max_call_seconds(self) -> float:
-        """The wrapped connector's bound on one call."""
-        return self.inner.max_call_seconds
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     def _attributes(
         self, channel: ChannelSpec, items: Sequence[Item]
@@ -140,10 +121,6 @@ class TracedConnector:
             span.set_attribute("gateway.outcome", "answered")
             span.set_attribute("gateway.lacking", len(lacking))
             return lacking
-
-    def close(self) -> None:
-        """Close the wrapped connector."""
-        self.inner.close()
 
 
 def _outcome(span: Span, exc: BaseException | None) -> None:
