@@ -38,6 +38,13 @@ def _state(g: Guarded) -> BreakerState:
     return g.breaker.state
 
 
+def _open(g: Guarded) -> None:
+    """Two transient failures: the threshold, so the breaker opens."""
+    for _ in range(2):
+        with pytest.raises(TransientPeerError):
+            g.call("querydr", _transient)
+
+
 def _transient() -> int:
     raise TransientPeerError("503", system="vnpay", operation="querydr")
 
@@ -52,9 +59,7 @@ def _bug() -> int:
 
 def test_transient_failures_open_the_breaker_and_calls_are_then_refused() -> None:
     g = _guarded(Clock())
-    for _ in range(2):
-        with pytest.raises(TransientPeerError):
-            g.call("querydr", _transient)
+    _open(g)
     assert _state(g) is BreakerState.OPEN
     with pytest.raises(BreakerOpenError) as info:
         g.call("querydr", lambda: 1)
@@ -65,9 +70,7 @@ def test_transient_failures_open_the_breaker_and_calls_are_then_refused() -> Non
 def test_a_refusal_is_an_answer_and_closes_a_half_open_breaker() -> None:
     clock = Clock()
     g = _guarded(clock)
-    for _ in range(2):
-        with pytest.raises(TransientPeerError):
-            g.call("querydr", _transient)
+    _open(g)
     clock.now = 11
     with pytest.raises(PermanentPeerError):
         g.call("querydr", _refused)
@@ -77,9 +80,7 @@ def test_a_refusal_is_an_answer_and_closes_a_half_open_breaker() -> None:
 def test_a_call_without_a_verdict_gives_back_its_probe_but_does_not_close_the_breaker() -> None:
     clock = Clock()
     g = _guarded(clock)
-    for _ in range(2):
-        with pytest.raises(TransientPeerError):
-            g.call("querydr", _transient)
+    _open(g)
     clock.now = 11
     with pytest.raises(ValueError, match="ours"):
         g.call("querydr", _bug)
@@ -97,9 +98,7 @@ def test_a_call_let_through_while_closed_never_frees_another_calls_probe() -> No
     took: list[tuple[bool, bool]] = []
 
     def slow_call_a() -> int:
-        for _ in range(2):
-            with pytest.raises(TransientPeerError):
-                g.call("querydr", _transient)
+        _open(g)
         clock.now = 11
         took.append(g.breaker.enter())  # call B, in flight from here on
         raise ValueError("ours, not the provider's")
