@@ -16,7 +16,6 @@ that error, nothing applied). ``POST /_sandbox/advance`` moves the clock.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -31,12 +30,8 @@ from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
     UNAPPLIED_TIMEOUT,
-    CaseBook,
-    FaultPlan,
-    SandboxClock,
-    SimCase,
+    MinistrySimulator,
     Stage,
-    TokenDesk,
     advance_answer,
 )
 from gateway.schemas.wire import VIETNAM_TZ
@@ -61,7 +56,7 @@ _CATALOGUES: Mapping[int, list[dict[str, str]]] = {
 _MINISTRY_CODES = frozenset({"100", "101", "106", "108", "200", "201", "302", "500"})
 
 
-class HoTichSimulator:
+class HoTichSimulator(MinistrySimulator):
     """The civil-status service, locally."""
 
     name = "hotich"
@@ -76,16 +71,15 @@ class HoTichSimulator:
         clock: Callable[[], float] | None = None,
         dedupe: bool = False,
     ) -> None:
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            prefix="HT",
+            dedupe=dedupe,
+            faults=faults,
+            clock=clock,
+        )
         self.agency_code = agency_code
-        self.clock = SandboxClock(clock) if clock is not None else SandboxClock()
-        self.tokens = TokenDesk(client_id, client_secret, clock=self.clock)
-        self.book = CaseBook(clock=self.clock, dedupe=dedupe, prefix="HT")
-        self.faults = FaultPlan(faults)
-        self.calls: Counter[str] = Counter()
-
-    def inject(self, fault: str, *, operation: str | None = None, count: int = 1) -> None:
-        """The next ``count`` calls (of ``operation``, or any) get ``fault``."""
-        self.faults.inject(fault, operation=operation, count=count)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one request."""
@@ -199,19 +193,6 @@ class HoTichSimulator:
     @staticmethod
     def _day(at: float) -> str:
         return format_lltp_date(datetime.fromtimestamp(at, VIETNAM_TZ))
-
-    def case(self, dossier_no: str) -> SimCase | None:
-        """The newest case under ``dossier_no`` (for tests)."""
-        return self.book.find(dossier_no)
-
-    def ledger(self) -> dict[str, Any]:
-        """Cases per ``maHoSo`` (a second one is a duplicate), submissions, calls, tokens."""
-        return {**self.book.ledger(), "calls": dict(self.calls), "tokens": self.tokens.issued}
-
-    def reset(self) -> None:
-        """Forget cases and counts."""
-        self.book.reset()
-        self.calls.clear()
 
 
 def _int(value: object) -> int:

@@ -20,7 +20,7 @@ import base64
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,6 +37,7 @@ __all__ = [
     "UNAPPLIED_TIMEOUT",
     "CaseBook",
     "FaultPlan",
+    "MinistrySimulator",
     "SandboxClock",
     "SimCase",
     "Stage",
@@ -288,3 +289,42 @@ class TokenDesk:
         with self._lock:
             expires = self._tokens.get(value[7:].strip())
         return expires is not None and self._clock() < expires
+
+
+class MinistrySimulator:
+    """What every sandbox ministry but LLTP (which has faults and tokens of its own) is made of:
+    a drivable clock, the LGSP token desk, a book of cases under receipt keys with ``prefix``,
+    scripted and random faults, and call counts by operation."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        prefix: str,
+        dedupe: bool = True,
+        faults: Faults | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.clock = SandboxClock(clock) if clock is not None else SandboxClock()
+        self.tokens = TokenDesk(client_id, client_secret, clock=self.clock)
+        self.book = CaseBook(clock=self.clock, dedupe=dedupe, prefix=prefix)
+        self.faults = FaultPlan(faults)
+        self.calls: Counter[str] = Counter()
+
+    def inject(self, fault: str, *, operation: str | None = None, count: int = 1) -> None:
+        """The next ``count`` calls (of ``operation``, or any) get ``fault``."""
+        self.faults.inject(fault, operation=operation, count=count)
+
+    def case(self, key: str) -> SimCase | None:
+        """The newest case under receipt key ``key`` (for tests)."""
+        return self.book.find(key)
+
+    def ledger(self) -> dict[str, Any]:
+        """Cases per receipt key (a second one is a duplicate), submissions, calls, tokens."""
+        return {**self.book.ledger(), "calls": dict(self.calls), "tokens": self.tokens.issued}
+
+    def reset(self) -> None:
+        """Forget cases and counts."""
+        self.book.reset()
+        self.calls.clear()

@@ -17,7 +17,6 @@ and pushes what became due.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -32,11 +31,8 @@ from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
     UNAPPLIED_TIMEOUT,
-    CaseBook,
-    FaultPlan,
-    SandboxClock,
+    MinistrySimulator,
     SimCase,
-    TokenDesk,
     advance_answer,
 )
 from gateway.schemas.wire import VIETNAM_TZ
@@ -47,7 +43,7 @@ REST_BASE_PATH = "/api/v1"
 _CASES = REST_BASE_PATH + "/cases"
 
 
-class RestMinistrySimulator:
+class RestMinistrySimulator(MinistrySimulator):
     """The REST ministry, locally."""
 
     name = "rest_ministry"
@@ -65,19 +61,17 @@ class RestMinistrySimulator:
         clock: Callable[[], float] | None = None,
         repeat_status: int = 200,
     ) -> None:
-        self.clock = SandboxClock(clock) if clock is not None else SandboxClock()
-        self.tokens = TokenDesk(client_id, client_secret, clock=self.clock)
-        self.book = CaseBook(clock=self.clock, dedupe=True, prefix="RE")
-        self.faults = FaultPlan(faults)
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            prefix="RE",
+            faults=faults,
+            clock=clock,
+        )
         self.callback_url, self.callback_secret = callback_url, callback_secret
         self.callbacks = CallbackQueue(callback_faults or CallbackFaults(), send or self._post)
         self.repeat_status = repeat_status
-        self.calls: Counter[str] = Counter()
         self._pushed: dict[str, str] = {}
-
-    def inject(self, fault: str, *, operation: str | None = None, count: int = 1) -> None:
-        """The next ``count`` calls (``submit``, ``status``, ``result``, or any) get ``fault``."""
-        self.faults.inject(fault, operation=operation, count=count)
 
     def _post(self, payload: dict[str, Any]) -> str:
         reply = httpx.post(
@@ -197,17 +191,11 @@ class RestMinistrySimulator:
 
     def ledger(self) -> dict[str, Any]:
         """Cases per key, submissions, calls, tokens, and every callback's fate."""
-        return {
-            **self.book.ledger(),
-            "calls": dict(self.calls),
-            "tokens": self.tokens.issued,
-            "callbacks": self.callbacks.ledger(),
-        }
+        return {**super().ledger(), "callbacks": self.callbacks.ledger()}
 
     def reset(self) -> None:
         """Forget cases, counts and callbacks."""
-        self.book.reset()
-        self.calls.clear()
+        super().reset()
         self._pushed.clear()
         self.callbacks.pending.clear()
         self.callbacks.log.clear()

@@ -15,10 +15,8 @@ code (``"Server.Busy"``, ``"Client.Invalid"`` …) answered as a SOAP fault with
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from lxml import etree
 
@@ -31,11 +29,8 @@ from gateway.sandbox.faults import Faults
 from gateway.sandbox.ministry_cases import (
     ADVANCE_PATH,
     UNAPPLIED_TIMEOUT,
-    CaseBook,
-    FaultPlan,
-    SandboxClock,
+    MinistrySimulator,
     Stage,
-    TokenDesk,
     advance_answer,
 )
 from gateway.schemas.wire import VIETNAM_TZ
@@ -80,7 +75,7 @@ def soap_fault(code: str, text: str) -> Answer:
     return Answer(500, _envelope(fault), _XML)
 
 
-class SoapMinistrySimulator:
+class SoapMinistrySimulator(MinistrySimulator):
     """The generic SOAP ministry, locally."""
 
     name = "soap_ministry"
@@ -94,17 +89,15 @@ class SoapMinistrySimulator:
         faults: Faults | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        super().__init__(
+            client_id=client_id,
+            client_secret=client_secret,
+            prefix="SO",
+            faults=faults,
+            clock=clock,
+        )
         self.agency_code = agency_code
-        self.clock = SandboxClock(clock) if clock is not None else SandboxClock()
-        self.tokens = TokenDesk(client_id, client_secret, clock=self.clock)
-        self.book = CaseBook(clock=self.clock, dedupe=True, prefix="SO")
-        self.faults = FaultPlan(faults)
-        self.calls: Counter[str] = Counter()
         self.wsdl = (contracts_dir() / "ministry" / "generic-case.wsdl").read_bytes()
-
-    def inject(self, fault: str, *, operation: str | None = None, count: int = 1) -> None:
-        """The next ``count`` calls (of ``operation``, or any) get ``fault``."""
-        self.faults.inject(fault, operation=operation, count=count)
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Answer one request."""
@@ -192,15 +185,6 @@ class SoapMinistrySimulator:
                 },
             )
         return soap_fault("Client", f"unknown operation {operation}")
-
-    def ledger(self) -> dict[str, Any]:
-        """Cases per ``MaBienNhan``, submissions, calls by operation, tokens issued."""
-        return {**self.book.ledger(), "calls": dict(self.calls), "tokens": self.tokens.issued}
-
-    def reset(self) -> None:
-        """Forget cases and counts."""
-        self.book.reset()
-        self.calls.clear()
 
 
 def _when(at: float) -> str:
