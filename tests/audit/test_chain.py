@@ -24,6 +24,21 @@ def _chain(client: redis.Redis) -> AuditChain:
     return AuditChain(client, "gw", clock=lambda: 1_700_000_000.0)
 
 
+def _at_once(write: Callable[[int], None], count: int = 8) -> None:
+    """``write(0)`` … ``write(count - 1)`` in threads released together; returns when all end."""
+    barrier = threading.Barrier(count)
+
+    def run(t: int) -> None:
+        barrier.wait()
+        write(t)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _rewrite(
     client: redis.Redis,
     chain: AuditChain,
@@ -119,23 +134,17 @@ def test_concurrent_writers_never_fork(redis_client: redis.Redis) -> None:
     A failed append is collected, not lost with its thread: it was a lost race (one thread could
     lose 100 in a row under load) before the threads of one chain took turns."""
     chain = _chain(redis_client)
-    barrier = threading.Barrier(8)
     failed: list[BaseException] = []
     seqs: list[int] = []
 
     def write(t: int) -> None:
-        barrier.wait()
         try:
             for n in range(50):
                 seqs.append(chain.append("exchange", {"thread": t, "n": n}))
         except AuditUnavailableError as exc:
             failed.append(exc)
 
-    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _at_once(write)
     assert failed == []
     result = chain.verify()
     assert result.ok, result.broken
@@ -167,22 +176,16 @@ def test_writers_of_separate_chains_never_fork(redis_client: redis.Redis) -> Non
         for _ in range(2)
     ]
     chains = [AuditChain(c, "gw", clock=lambda: 1_700_000_000.0) for c in clients]
-    barrier = threading.Barrier(8)
     failed: list[BaseException] = []
 
     def write(t: int) -> None:
-        barrier.wait()
         try:
             for n in range(50):
                 chains[t % 2].append("exchange", {"thread": t, "n": n})
         except AuditUnavailableError as exc:
             failed.append(exc)
 
-    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _at_once(write)
     for c in clients:
         c.close()
     assert failed == []
@@ -558,23 +561,17 @@ def test_concurrent_writers_losing_replies_write_each_entry_once(redis_client: r
     lost = [10**9]
     clients = [_losing_replies(path, lost, every=7, retries=3) for _ in range(2)]
     chains = [_chain(c) for c in clients]
-    barrier = threading.Barrier(8)
     answered: dict[tuple[int, int], int] = {}
     failed: list[tuple[int, int]] = []
 
     def write(t: int) -> None:
-        barrier.wait()
         for n in range(25):
             try:
                 answered[(t, n)] = chains[t % 2].append("exchange", {"thread": t, "n": n})
             except AuditUnavailableError:
                 failed.append((t, n))
 
-    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _at_once(write)
     for c in clients:
         c.close()
     assert lost[0] < 10**9  # replies were lost
