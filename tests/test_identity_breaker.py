@@ -50,6 +50,23 @@ async def _until(condition: object) -> None:
     raise AssertionError("never happened")
 
 
+def _identity(
+    sim: PopulationSimulator, client: redis.Redis, gate: Gate, clock: Clock
+) -> IdentityService:
+    """Look-ups through ``gate``; the breaker opens at one failure, half-opens after 30 s."""
+    return IdentityService.build(
+        IdentitySettings(
+            population=sim.config("lgsp", "http://population.test"),
+            entitlements={"prov": "verify"},
+            breaker=BreakerConfig(failure_threshold=1, reset_seconds=30, half_open_probes=1),
+        ),
+        client,
+        "gw",
+        transport=gate,
+        breaker_clock=clock,
+    )
+
+
 def test_a_cancelled_look_up_let_through_while_closed_frees_no_probe(
     redis_client: redis.Redis,
 ) -> None:
@@ -60,17 +77,7 @@ def test_a_cancelled_look_up_let_through_while_closed_frees_no_probe(
 
     async def run() -> None:
         gate = Gate(sim.transport())
-        identity = IdentityService.build(
-            IdentitySettings(
-                population=sim.config("lgsp", "http://population.test"),
-                entitlements={"prov": "verify"},
-                breaker=BreakerConfig(failure_threshold=1, reset_seconds=30, half_open_probes=1),
-            ),
-            redis_client,
-            "gw",
-            transport=gate,
-            breaker_clock=clock,
-        )
+        identity = _identity(sim, redis_client, gate, clock)
         b = asyncio.create_task(identity.verify(QUERY, client_id="prov"))
         await _until(lambda: gate.held == 1)
         identity.breaker.record_failure()  # another look-up failed meanwhile: open
@@ -98,17 +105,7 @@ def test_a_cancelled_probe_is_given_back(redis_client: redis.Redis) -> None:
 
     async def run() -> None:
         gate = Gate(sim.transport())
-        identity = IdentityService.build(
-            IdentitySettings(
-                population=sim.config("lgsp", "http://population.test"),
-                entitlements={"prov": "verify"},
-                breaker=BreakerConfig(failure_threshold=1, reset_seconds=30, half_open_probes=1),
-            ),
-            redis_client,
-            "gw",
-            transport=gate,
-            breaker_clock=clock,
-        )
+        identity = _identity(sim, redis_client, gate, clock)
         identity.breaker.record_failure()
         clock.now += 30
         a = asyncio.create_task(identity.verify(QUERY, client_id="prov"))
