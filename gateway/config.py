@@ -238,6 +238,15 @@ class WireRulesConfig(BaseModel):
         return self._rules
 
 
+def _problems(section: str, exc: ValidationError) -> str:
+    """``exc``'s errors named by section and field, never quoting values (they may be
+    passwords)."""
+    return "; ".join(
+        f"{section}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+
+
 def _frozen(codes: list[str] | None) -> frozenset[str] | None:
     return None if codes is None else frozenset(codes)
 
@@ -315,11 +324,7 @@ class Settings(BaseSettings):
                 try:
                     model.model_validate(value)
                 except ValidationError as exc:
-                    problems = "; ".join(
-                        f"{label}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                        for e in exc.errors(include_input=False, include_url=False)
-                    )
-                    raise ValueError(problems) from None
+                    raise ValueError(_problems(label, exc)) from None
         return self
 
     @model_validator(mode="after")
@@ -337,12 +342,7 @@ class Settings(BaseSettings):
                     types[name].config.model_validate(connector)
                 PeerDelivery.model_validate(delivery)
             except ValidationError as exc:
-                # Named by section and field, never quoting values (they may be passwords).
-                problems = "; ".join(
-                    f"peers.{name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                    for e in exc.errors(include_input=False, include_url=False)
-                )
-                raise ValueError(problems) from None
+                raise ValueError(_problems(f"peers.{name}", exc)) from None
         if self.dvcqg is not None and self.peers.get("dvcqg", {}).keys() - {
             "retry",
             "breaker",
