@@ -20,6 +20,7 @@ from gateway.connectors.paygov import PayGovConfig
 from gateway.connectors.vnpay import VnpayConfig
 from gateway.payment_settings import PaymentRoute, PaymentSettings
 from gateway.payments import PaymentService
+from gateway.pipeline.broker import WorkerPool
 from gateway.sandbox import WebhookReceiver
 from gateway.sandbox.base import SimulatorTransport
 from gateway.sandbox.callbacks import CallbackFaults
@@ -111,6 +112,18 @@ class Rig:
         rec = national_dossier(no, **extra)
         [out] = self.gateway.accept(Service.DOSSIER, agency, [rec], client="prov")
         assert out.accepted
+
+    def sweeper(self) -> WorkerPool:
+        """The workers' pool of the gateway, with no worker threads: tests call tick()."""
+        return WorkerPool(
+            self.gateway.broker,
+            threads={},
+            prefetch=1,
+            sweep=self.gateway.sweep,
+            sweep_interval=5.0,
+            heartbeat=lambda _id, _ttl: None,
+            periodic=self.gateway.periodic,
+        )
 
     def deliver_all(self) -> None:
         """Drive every queue (national portal, webhooks) to completion."""

@@ -8,7 +8,6 @@ import pytest
 import redis
 
 from gateway.errors import TransientPeerError
-from gateway.pipeline.broker import WorkerPool
 from gateway.sandbox.callbacks import CallbackFaults
 from gateway.sandbox.faults import Faults
 from gateway.schemas.payments import PaymentStatus
@@ -72,15 +71,7 @@ def test_accounting_with_faults(redis_client: redis.Redis) -> None:
                     DuocThanhToanTrucTuyen="0",
                 )
         rig.payments.attach()
-        pool = WorkerPool(
-            rig.gateway.broker,
-            threads={},
-            prefetch=1,
-            sweep=rig.gateway.sweep,
-            sweep_interval=5.0,
-            heartbeat=lambda _id, _ttl: None,
-            periodic=rig.gateway.periodic,
-        )
+        pool = rig.sweeper()
         pool.tick()  # nothing is stale yet
         rig.clock.advance(601)
         pool.tick()  # the workers' sweeper queries the payments whose callback never came

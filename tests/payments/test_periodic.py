@@ -10,26 +10,12 @@ import redis
 from gateway.api import create_app
 from gateway.payments import PaymentService
 from gateway.payments.service import SWEEP_TASK
-from gateway.pipeline.broker import WorkerPool
 from gateway.schemas.payments import PaymentStatus
 from gateway.testing.records import AGENCY
 
 from .conftest import Rig, build_rig, request
 
 D1 = f"{AGENCY}-250101-0001"
-
-
-def _pool(rig: Rig) -> WorkerPool:
-    """The workers' pool of the rig's gateway, with no worker threads: tests call tick()."""
-    return WorkerPool(
-        rig.gateway.broker,
-        threads={},
-        prefetch=1,
-        sweep=rig.gateway.sweep,
-        sweep_interval=5.0,
-        heartbeat=lambda _id, _ttl: None,
-        periodic=rig.gateway.periodic,
-    )
 
 
 def _next_sweep_ms(rig: Rig) -> int:
@@ -39,7 +25,7 @@ def _next_sweep_ms(rig: Rig) -> int:
 def test_the_workers_sweeper_settles_a_payment_whose_callback_never_came(rig: Rig) -> None:
     """Paid at PayGov, no callback: a tick of the workers' sweeper queries it once it is stale."""
     rig.payments.attach()
-    pool = _pool(rig)
+    pool = rig.sweeper()
     rig.dossier(D1)
     p = rig.payments.create("prov", "k", request(D1))
     rig.pay_paygov(p.pay_url or "")  # the confirm callback is never sent
@@ -61,7 +47,7 @@ def test_the_workers_sweeper_settles_a_payment_whose_callback_never_came(rig: Ri
 def test_the_payments_sweep_keeps_its_own_interval_not_the_ticks(rig: Rig) -> None:
     """Ticks every 5 s; the payments sweep every sweep_interval_seconds (60 by default)."""
     rig.payments.attach()
-    pool = _pool(rig)
+    pool = rig.sweeper()
     start = rig.payments.store.now_ms()
     pool.tick()
     assert _next_sweep_ms(rig) == start + 60_000
@@ -83,7 +69,7 @@ def test_a_failing_sweep_does_not_stop_the_delivery_sweep(rig: Rig) -> None:
         raise RuntimeError("provider client gone")
 
     rig.gateway.periodic.add("broken", broken, 1.0)
-    pool = _pool(rig)
+    pool = rig.sweeper()
     pool.tick()
     rig.clock.advance(1)
     pool.tick()
