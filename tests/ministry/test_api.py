@@ -3,29 +3,15 @@ authenticated, validated by field, and idempotent."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
-import httpx
 import orjson
 import redis
 
 from gateway.api import create_app
+from gateway.testing.asgi import asgi_call as call
 from gateway.testing.ministry import CALLBACK_SECRET, LLTP_PROCEDURE, build_ministry_rig, lltp_forms
 from gateway.testing.records import AGENCY, DOSSIER_NO, national_dossier
 
 _CALLBACK = "/v1/ministries/lltp/callback"
-
-
-def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One in-process request to the ASGI ``app``."""
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as c:
-            return await c.request(method, url, **kwargs)
-
-    return anyio.run(go)
 
 
 def _auth(token: str = CALLBACK_SECRET) -> dict[str, str]:

@@ -4,30 +4,17 @@ authenticated, refused by field when unreadable (422, never 500), and idempotent
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import anyio
-import httpx
 import orjson
 import pytest
 import redis
 
 from gateway.api import create_app
+from gateway.testing.asgi import asgi_call as call
 from gateway.testing.ministry_profiles import REST_CALLBACK_SECRET, ProfilesRig, build_profiles_rig
 
 _CALLBACK = "/v1/ministries/rest_ministry/callback"
 NO = "000.00.01.H22-251201-0301"
-
-
-def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One in-process request to the ASGI ``app``."""
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as c:
-            return await c.request(method, url, **kwargs)
-
-    return anyio.run(go)
 
 
 _AUTH = {"Authorization": f"Bearer {REST_CALLBACK_SECRET}"}

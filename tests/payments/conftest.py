@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpx
 import orjson
 import pytest
@@ -28,6 +27,7 @@ from gateway.sandbox.paygov import PayGovSimulator
 from gateway.sandbox.vnpay import VnpaySimulator
 from gateway.schemas.payments import FeeLine, PaymentRequest
 from gateway.service import GatewayService
+from gateway.testing.asgi import asgi_call as call
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
@@ -206,17 +206,6 @@ def rig(redis_client: redis.Redis) -> Iterator[Rig]:
     yield r
     r.payments.close()
     r.gateway.close()
-
-
-def call(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One in-process request to the ASGI ``app`` (a fresh event loop, no sockets)."""
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as c:
-            return await c.request(method, url, **kwargs)
-
-    return anyio.run(go)
 
 
 def app_of(rig: Rig) -> Any:
