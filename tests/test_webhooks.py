@@ -14,6 +14,7 @@ from gateway.connectors.webhook import EVENT_CHANNEL
 from gateway.errors import ConfigurationError
 from gateway.sandbox import WebhookReceiver
 from gateway.service import GatewayService
+from gateway.testing.clients import province_client
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
@@ -211,13 +212,7 @@ def test_batched_events_survive_a_failure_mid_batch(
             return httpx.Response(503)
         return inner.handle_request(request)
 
-    client = ClientConfig(
-        id="prov",
-        api_key="k1",
-        agencies=frozenset({"*"}),
-        webhook_url="http://hooks.test/hooks/prov",
-        webhook_secrets=(SecretStr(secret),),
-    )
+    client = province_client(secret)
     connector = DvcqgConnector(
         portal.connector_config("http://portal.test"), transport=portal.transport()
     )

@@ -17,7 +17,7 @@ import orjson
 import redis
 from pydantic import SecretStr
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.connectors.ministry.settings import MinistrySettings
 from gateway.pipeline.engine import EngineSettings
@@ -28,6 +28,7 @@ from gateway.sandbox.lltp import SAMPLE_PROCEDURE, LltpFaults, LltpSimulator
 from gateway.sandbox.portal import SandboxPortal
 from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.service import GatewayService
+from gateway.testing.clients import province_client
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
 __all__ = [
@@ -162,17 +163,7 @@ def build_ministry_rig(
     )
     settings = Settings(
         namespace=namespace,
-        clients=(
-            ClientConfig(
-                id="prov",
-                api_key="k1",
-                username="prov",
-                password=SecretStr("prov-pass"),
-                agencies=frozenset({"*"}),
-                webhook_url="http://hooks.test/hooks/prov",
-                webhook_secrets=(SecretStr(secret),),
-            ),
-        ),
+        clients=(province_client(secret, username="prov", password=SecretStr("prov-pass")),),
         retry=RetryPolicy(initial=1.0, cap=20.0, max_attempts=40),
         engine=EngineSettings(lease_seconds=300.0),
         ministry=MinistrySettings.model_validate(

@@ -14,13 +14,12 @@ from typing import Any
 
 import orjson
 import redis
-from pydantic import SecretStr
 
 # Importing the profile modules registers them (gateway.connectors.ministry.profile.PROFILES).
 import gateway.connectors.ministry.hotich.profile
 import gateway.connectors.ministry.rest.profile
 import gateway.connectors.ministry.soap.profile  # noqa: F401 - imported for registration
-from gateway.config import ClientConfig, Settings
+from gateway.config import Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.connectors.ministry.settings import MinistrySettings
 from gateway.pipeline.engine import EngineSettings
@@ -34,6 +33,7 @@ from gateway.sandbox.rest_ministry import REST_BASE_PATH, RestMinistrySimulator
 from gateway.sandbox.soap_ministry import SOAP_MINISTRY_PATH, SoapMinistrySimulator
 from gateway.sandbox.webhooks import WebhookReceiver
 from gateway.service import GatewayService
+from gateway.testing.clients import province_client
 from gateway.testing.ministry import deliver_all
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
@@ -137,15 +137,7 @@ def build_profiles_rig(
     common = {"poll_seconds": poll_seconds, "breaker": {"failure_threshold": 1000}}
     settings = Settings(
         namespace=namespace,
-        clients=(
-            ClientConfig(
-                id="prov",
-                api_key="k1",
-                agencies=frozenset({"*"}),
-                webhook_url="http://hooks.test/hooks/prov",
-                webhook_secrets=(SecretStr(secret),),
-            ),
-        ),
+        clients=(province_client(secret),),
         retry=RetryPolicy(initial=1.0, cap=20.0, max_attempts=40),
         engine=EngineSettings(lease_seconds=300.0),
         ministry=MinistrySettings.model_validate(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import httpx
 import redis
-from pydantic import SecretStr
 
-from gateway.config import ClientConfig, Settings
+from gateway.config import Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
 from gateway.observability import bind
 from gateway.sandbox import WebhookReceiver
 from gateway.service import GatewayService
+from gateway.testing.clients import province_client
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
@@ -35,13 +35,7 @@ def test_intake_id_reaches_portal_and_webhook(redis_client: redis.Redis) -> None
     hooks = Capture(receiver.transport())
     portal = FakePortal()
     calls = Capture(portal.transport())
-    client = ClientConfig(
-        id="prov",
-        api_key="k1",
-        agencies=frozenset({"*"}),
-        webhook_url="http://hooks.test/hooks/prov",
-        webhook_secrets=(SecretStr(secret),),
-    )
+    client = province_client(secret)
     service = GatewayService(
         Settings(namespace="cid", clients=(client,)),
         redis_client,

@@ -28,6 +28,7 @@ from gateway.sandbox.vnpay import VnpaySimulator
 from gateway.schemas.payments import FeeLine, PaymentRequest
 from gateway.service import GatewayService
 from gateway.testing.asgi import asgi_call as call
+from gateway.testing.clients import province_client
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, Clock, national_dossier
 
@@ -160,13 +161,7 @@ def build_rig(
         Settings(
             namespace=namespace,
             clients=(
-                ClientConfig(
-                    id="prov",
-                    api_key="k1",
-                    agencies=frozenset({"*"}),
-                    webhook_url="http://hooks.test/hooks/prov",
-                    webhook_secrets=(SecretStr(secret),),
-                ),
+                province_client(secret),
                 ClientConfig(id="ops", api_key="k2", operator=True, agencies=frozenset({"*"})),
             ),
             payments=payment_settings or settings(),
