@@ -39,7 +39,6 @@ import hashlib
 import io
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +48,7 @@ from typing import IO, Any, cast
 import orjson
 import redis
 
+from gateway.backoff import pause_after_lost_races
 from gateway.errors import AuditUnavailableError
 
 __all__ = ["GENESIS", "Archived", "AuditChain", "ChainBreak", "Verification"]
@@ -284,9 +284,7 @@ class AuditChain:
                 raw = self.client.get(self.head_key)
                 head = _text(raw) if raw is not None else f"0:{GENESIS}"
             for lost in range(_MAX_RACES):
-                if lost:
-                    pause = min(_PAUSE_CAP, _PAUSE_FIRST * 2 ** (lost - 1))
-                    time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
+                pause_after_lost_races(lost, first=_PAUSE_FIRST, cap=_PAUSE_CAP)
                 links = self._links(head, batch)
                 if not links:
                     return

@@ -21,14 +21,13 @@ seen every change up to N, and a dossier appears once per version.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import redis
 
+from gateway.backoff import pause_after_lost_races
 from gateway.evaluations.record import EvaluationRecord
 
 __all__ = ["EvaluationStore", "Item", "Update"]
@@ -240,9 +239,8 @@ class EvaluationStore:
         for attempt in range(_MAX_TRIES):
             if not pending:
                 return result
-            if attempt:
-                # Lost a race: back off a little (full jitter) so hot dossiers do not livelock.
-                time.sleep(random.uniform(0, 0.0005 * 2 ** min(attempt, 6)))  # noqa: S311
+            # Lost a race: back off a little so hot dossiers do not livelock.
+            pause_after_lost_races(attempt, first=0.001, cap=0.032)
             current = self._read(pending)
             args: list[str | int | bytes] = [self.ns]
             written: list[str] = []

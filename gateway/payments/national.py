@@ -12,12 +12,11 @@ duplicate (same fingerprint): reflecting a payment twice sends nothing twice.
 
 from __future__ import annotations
 
-import random
-import time
 from functools import cache
 from importlib import resources
 from typing import Literal
 
+from gateway.backoff import pause_after_lost_races
 from gateway.connectors.dvcqg import Service, entries
 from gateway.pipeline.keys import Keys
 from gateway.pipeline.outbox import text
@@ -29,9 +28,10 @@ __all__ = ["Reflected", "patch_state", "reflect_payment"]
 
 Reflected = Literal["new", "dup", "conflict", "no_state", "refused"]
 _ATTEMPTS = 20
-# Between attempts, a growing, jittered pause (1 ms doubling to 100 ms, about 1.2 s in all): a
-# province pushing a burst of states would otherwise win every race while it lasts, since its
-# accept is quicker than our read-patch-accept. Bursts end; the pause outlasts them.
+# Between attempts, a growing, jittered pause (ceilings 1 ms doubling to 100 ms, about 0.7 s in
+# all on average): a province pushing a burst of states would otherwise win every race while it
+# lasts, since its accept is quicker than our read-patch-accept. Bursts end; the pause outlasts
+# them.
 _PAUSE_S = 0.001
 _PAUSE_MAX_S = 0.1
 
@@ -96,9 +96,7 @@ def reflect_payment(gateway: GatewayService, dossier_no: str, value: OnlinePayme
     keys = Keys(gateway.settings.namespace)
     sub = keys.sub(Service.DOSSIER.value, dossier_no)
     for attempt in range(_ATTEMPTS):
-        if attempt:
-            pause = min(_PAUSE_S * 2 ** (attempt - 1), _PAUSE_MAX_S)
-            time.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+        pause_after_lost_races(attempt, first=_PAUSE_S, cap=_PAUSE_MAX_S)
         last = text(gateway.client.hget(sub, "last"))
         if last is None:
             return "no_state"
