@@ -60,11 +60,11 @@ def _guard_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
 
     def connect(self: socket.socket, address: object) -> None:
         check(self, address)
-        real_connect(self, address)  # type: ignore[arg-type]
+        real_connect(self, address)  # type: ignore[arg-type]  # any address, checked above
 
     def connect_ex(self: socket.socket, address: object) -> int:
         check(self, address)
-        return real_connect_ex(self, address)  # type: ignore[arg-type]
+        return real_connect_ex(self, address)  # type: ignore[arg-type]  # any address, checked above
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)

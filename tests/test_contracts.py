@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
+from typing import cast
 
 import pytest
 from lxml import etree
 from pydantic import BaseModel
+from xmlschema.validators import XsdComplexType, XsdElement, XsdGroup, XsdSimpleType
 
 from gateway import contracts
 from gateway.contracts import (
@@ -110,12 +112,38 @@ def test_schemas_load_once(fresh_contracts: None) -> None:
     assert xml_codec() is xml_codec()
 
 
+def _elements(xsd_type: object) -> list[XsdElement]:
+    """The elements of a complex type's sequence (``.content`` of any other type fails)."""
+    assert isinstance(xsd_type, XsdComplexType)
+    group = xsd_type.content
+    assert isinstance(group, XsdGroup)
+    return cast("list[XsdElement]", list(group))  # the packet's sequences hold only elements
+
+
+def _sequence(type_name: str) -> list[XsdElement]:
+    """The elements of the packet schema's complex type ``type_name``."""
+    return _elements(packet_xmlschema().types[type_name])
+
+
+def _simple(type_name: str) -> XsdSimpleType:
+    """The packet schema's simple type ``type_name`` (a complex one has no facets to read)."""
+    xsd_type = packet_xmlschema().types[type_name]
+    assert isinstance(xsd_type, XsdSimpleType)
+    return xsd_type
+
+
+def _enumeration(type_name: str) -> list[object]:
+    """The enumeration facet of a simple type (``set(None)`` would fail the test anyway)."""
+    values = _simple(type_name).enumeration
+    assert values is not None
+    return list(values)
+
+
 @pytest.mark.parametrize("type_name", sorted(TYPES))
 def test_xsd_sequence_matches_model(type_name: str) -> None:
     """Each record type lists the model's fields, in order, required where the model requires."""
     model = TYPES[type_name]
-    group = packet_xmlschema().types[type_name].content
-    in_xsd = [(e.local_name, e.min_occurs > 0) for e in group]
+    in_xsd = [(e.local_name, e.min_occurs > 0) for e in _sequence(type_name)]
     in_model = [(f.alias, f.is_required()) for f in model.model_fields.values()]
     assert in_xsd == in_model
 
@@ -123,9 +151,9 @@ def test_xsd_sequence_matches_model(type_name: str) -> None:
 @pytest.mark.parametrize("type_name", sorted(TYPES))
 def test_xsd_list_items_are_named_as_documented(type_name: str) -> None:
     """Every list wrapper holds repeated items named as ITEM_NAMES says."""
-    for element in packet_xmlschema().types[type_name].content:
-        if element.local_name in ITEM_NAMES:
-            (item,) = list(element.type.content)
+    for element in _sequence(type_name):
+        if element.local_name is not None and element.local_name in ITEM_NAMES:
+            (item,) = _elements(element.type)
             assert (item.local_name, item.max_occurs) == (ITEM_NAMES[element.local_name], None)
 
 
@@ -134,14 +162,14 @@ def test_xsd_codes_match_code_tables(type_name: str) -> None:
     """Each XSD enumeration is exactly its code table (plus "" for optional ones)."""
     table, optional = CODE_TYPES[type_name]
     expected = {member.value for member in table} | ({""} if optional else set())
-    assert set(packet_xmlschema().types[type_name].enumeration) == expected
+    assert set(_enumeration(type_name)) == expected
 
 
 @pytest.mark.parametrize("type_name", sorted(LENGTH_TYPES))
 def test_xsd_lengths_match_wire_defaults(type_name: str) -> None:
     """The XSD's maximum lengths are WireRules' defaults."""
     limit = DEFAULT_RULES.max_lengths[LENGTH_TYPES[type_name]]
-    assert packet_xmlschema().types[type_name].max_length == limit
+    assert _simple(type_name).max_length == limit
 
 
 def test_json_schemas_match_committed_files(tmp_path: Path) -> None:

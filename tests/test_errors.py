@@ -72,7 +72,7 @@ def test_portal_url_with_credentials_is_refused() -> None:
         DvcqgConfig(
             base_url="https://u:pw@dvc.example",
             username="u",
-            password="pw",  # type: ignore[arg-type]
+            password="pw",
             dstcode="d",
         )
 

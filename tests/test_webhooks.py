@@ -17,6 +17,7 @@ from gateway.service import GatewayService
 from gateway.testing.clients import province_client
 from gateway.testing.fake_portal import FakePortal
 from gateway.testing.records import AGENCY, Clock, national_dossier
+from tests._redis import key_names
 
 D1 = f"{AGENCY}-250101-0001"
 DVCQG = {"base_url": "http://p.test", "username": "u", "password": "p", "dstcode": "H22"}
@@ -262,8 +263,8 @@ def test_a_delivered_notification_leaves_no_subject_keys(
     receiver.set_down(True)
     [ok] = service.accept(Service.DOSSIER, AGENCY, [national_dossier(D1)], client="prov")
     _deliver_all(service)
-    [key] = redis_client.keys(f"wh:sub:{EVENT_CHANNEL}:*")
-    event = key.decode().rsplit(":", 1)[1]
+    [key] = key_names(redis_client, f"wh:sub:{EVENT_CHANNEL}:*")
+    event = key.rsplit(":", 1)[1]
     assert redis_client.exists(f"wh:fps:{EVENT_CHANNEL}:{event}") == 1
     receiver.set_down(False)
     service.clock.advance(3600)  # type: ignore[attr-defined]  # the fixture's Clock

@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.api.auth import SessionStore
 from gateway.service import GatewayService
+from tests._redis import key_names
 
 AGENCY = "000.00.01.H22"
 
@@ -15,7 +16,7 @@ AGENCY = "000.00.01.H22"
 def test_plain_token_is_not_a_redis_key(login: Callable[..., str], service: GatewayService) -> None:
     """The session key is the token's SHA-256; the token appears in no key and no value."""
     token = login()
-    keys = [k.decode() for k in service.client.keys("*")]
+    keys = key_names(service.client, "*")
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert f"gw:session:{digest}" in keys
     assert not any(token in k for k in keys)

@@ -265,6 +265,6 @@ def test_non_json_body_is_400_problem(api: Any, login: Callable[..., str]) -> No
 
 def test_data_must_be_a_list(api: Any, login: Callable[..., str]) -> None:
     """``data`` that is not an array is a 4xx problem."""
-    answer = push(api, login(), "nope")  # type: ignore[arg-type]
+    answer = push(api, login(), "nope")  # type: ignore[arg-type]  # the wrong type under test
     assert 400 <= answer.status_code < 500
     assert answer.json()["error_code"] == "1"

@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from gateway.audit import GENESIS, AuditChain
 from gateway.errors import AuditUnavailableError
+from tests._redis import xrange
 
 
 def _chain(client: redis.Redis) -> AuditChain:
@@ -49,7 +50,7 @@ def _rewrite(
 ) -> None:
     """Rebuild the stream with the same ids, entry ``seq``'s body altered (an attacker's edit);
     ``rehash`` also recomputes that entry's own hash, as a careful attacker would."""
-    rows = client.xrange(chain.key)
+    rows = xrange(client, chain.key)
     client.delete(chain.key)
     for entry_id, fields in rows:
         doc = orjson.loads(fields[b"body"])
@@ -108,7 +109,7 @@ def test_removed_entry_is_named(redis_client: redis.Redis) -> None:
     chain = _chain(redis_client)
     for n in range(5):
         chain.append("exchange", {"n": n})
-    third = redis_client.xrange(chain.key)[2][0]
+    third = xrange(redis_client, chain.key)[2][0]
     redis_client.xdel(chain.key, third)
     result = chain.verify()
     assert result.broken is not None
@@ -121,7 +122,7 @@ def test_truncated_tail_is_caught_by_the_head(redis_client: redis.Redis) -> None
     chain = _chain(redis_client)
     for n in range(3):
         chain.append("exchange", {"n": n})
-    last = redis_client.xrange(chain.key)[-1][0]
+    last = xrange(redis_client, chain.key)[-1][0]
     redis_client.xdel(chain.key, last)
     result = chain.verify()
     assert result.broken is not None
@@ -201,7 +202,7 @@ def test_export_by_time(redis_client: redis.Redis) -> None:
     chain = _chain(redis_client)
     for n in range(3):
         chain.append("exchange", {"n": n})
-    ids = [int(i.split(b"-")[0]) for i, _ in redis_client.xrange(chain.key)]
+    ids = [int(i.split(b"-")[0]) for i, _ in xrange(redis_client, chain.key)]
     assert [d["n"] for d in chain.export(ids[0], ids[-1])] == [0, 1, 2]
     assert list(chain.export(ids[-1] + 1, None)) == []
 
@@ -284,13 +285,13 @@ def _losing_replies(
 
         def send_command(self, *args: Any, **kwargs: Any) -> None:
             self.command = str(args[0]).upper() if args else ""
-            super().send_command(*args, **kwargs)
+            super().send_command(*args, **kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
         def read_response(self, *args: Any, **kwargs: Any) -> Any:
             response = super().read_response(*args, **kwargs)
             if self.command == "EVALSHA" and next(calls) % every == 0 and lost[0] > 0:
                 lost[0] -= 1
-                self.disconnect()
+                self.disconnect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                 between()
                 raise redis.ConnectionError("connection lost before the reply")
             return response

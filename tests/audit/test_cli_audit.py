@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from gateway.audit import AuditChain
 from gateway.cli import main
+from tests._redis import xrange
 
 NS = "cli-audit"
 
@@ -29,7 +30,7 @@ def test_verify_ok_then_names_the_tampered_entry(redis_url: str, redis_client: r
     ok = _run(redis_url, "verify")
     assert ok.exit_code == 0, ok.output
     assert "ok: 3 entries" in ok.output
-    rows = redis_client.xrange(chain.key)
+    rows = xrange(redis_client, chain.key)
     redis_client.delete(chain.key)
     for entry_id, fields in rows:
         doc = orjson.loads(fields[b"body"])
@@ -69,7 +70,7 @@ def _dated_chain(redis_client: redis.Redis, days: int) -> AuditChain:
     chain = AuditChain(redis_client, NS)
     for n in range(days):
         chain.append("operator", {"action": "replay", "n": n})
-    rows = redis_client.xrange(chain.key)
+    rows = xrange(redis_client, chain.key)
     redis_client.delete(chain.key)
     day0 = 1_577_836_800_000  # 2020-01-01 00:00 UTC
     for i, (_, fields) in enumerate(rows):
@@ -89,7 +90,8 @@ def test_archive_exports_then_trims_and_verify_still_passes(
     archived = [json.loads(line) for line in out.read_text().splitlines()]
     assert [e["seq"] for e in archived] == [1, 2]
     assert chain.anchor() == f"2:{archived[-1]['hash']}"
-    assert [orjson.loads(f[b"body"])["seq"] for _, f in redis_client.xrange(chain.key)] == [3, 4, 5]
+    kept = xrange(redis_client, chain.key)
+    assert [orjson.loads(f[b"body"])["seq"] for _, f in kept] == [3, 4, 5]
     ok = _run(redis_url, "verify")
     assert ok.exit_code == 0, ok.output
     assert "ok: 3 entries (after 2 archived)" in ok.output
@@ -120,7 +122,7 @@ def test_archive_refuses_a_broken_chain_and_the_future(
 ) -> None:
     """Nothing is trimmed from a chain that does not verify; --before may not be ahead."""
     chain = _dated_chain(redis_client, 3)
-    rows = redis_client.xrange(chain.key)
+    rows = xrange(redis_client, chain.key)
     redis_client.delete(chain.key)
     for i, (entry_id, fields) in enumerate(rows):
         if i == 0:

@@ -22,10 +22,10 @@ CONFIG = PayGovConfig(
     bank_code="",
 )
 REQUEST = PaymentRequest(
-    MaHoSo="000.00.01.H22-250101-0001",
+    dossier_no="000.00.01.H22-250101-0001",
     agency="000.00.01.H22",
-    MaTTHC="1.001612",
-    fees=(FeeLine(LoaiPhiLePhi="1", MaPhiLePhi="LP", TenPhiLePhi="Lệ phí", SoTien=150_000),),
+    procedure="1.001612",
+    fees=(FeeLine(kind="1", code="LP", name="Lệ phí", amount=150_000),),
     description="Thanh toan ho so",
     payer_ip="10.0.0.7",
 )

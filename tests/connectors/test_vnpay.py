@@ -48,10 +48,10 @@ def test_secure_hash_matches_the_rule_with_spaces_as_plus() -> None:
 def test_the_payment_url_is_signed_and_carries_amount_times_100() -> None:
     """The URL's own parameters verify by hand; vnp_Amount is đồng × 100; 24-hour dates."""
     request = PaymentRequest(
-        MaHoSo="D-1",
+        dossier_no="D-1",
         agency="A",
-        MaTTHC="1.1",
-        fees=(FeeLine(LoaiPhiLePhi="1", MaPhiLePhi="L", TenPhiLePhi="Lệ phí", SoTien=123_456),),
+        procedure="1.1",
+        fees=(FeeLine(kind="1", code="L", name="Lệ phí", amount=123_456),),
         description="Thanh toan ho so D-1",
     )
     payment = Payment(

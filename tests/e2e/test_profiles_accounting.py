@@ -47,7 +47,7 @@ def test_accounting_with_faults(redis_client: redis.Redis) -> None:
         fates = {c["fate"] for c in rig.rest.ledger()["callbacks"]}
         assert "duplicate" in fates
         for name, sim in sims.items():
-            ledger = sim.ledger()  # type: ignore[attr-defined]  # every simulator has one
+            ledger = sim.ledger()
             # No case lost, none opened twice.
             assert sorted(ledger["cases"]) == sorted(accepted[name]), name
             assert ledger["duplicate_cases"] == [], name

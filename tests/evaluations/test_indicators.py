@@ -17,6 +17,7 @@ from gateway.evaluations import (
 )
 from gateway.evaluations.calendar import WorkingTime
 from gateway.schemas.rating import DossierRating
+from gateway.testing.records import national_step
 
 from . import dataset
 
@@ -24,7 +25,7 @@ OCTOBER = parse_period("2026-10")
 
 
 def card(explain: str | None = None, **kw: object) -> Scorecard:
-    settings = dataset.settings(**kw)  # type: ignore[arg-type]
+    settings = dataset.settings(**kw)
     return Scorer(settings).score(
         dataset.records(),
         agency=dataset.AGENCY,
@@ -200,7 +201,7 @@ def test_open_supplement_stops_the_clock() -> None:
             NgayTiepNhan="20261005090000",
             NgayHenTra="20261009170000",
         ),
-        dataset.national_step("20261007090000", "5", f"{dataset.AGENCY}-261005-0030"),
+        national_step("20261007090000", "5", f"{dataset.AGENCY}-261005-0030"),
     )
     wt = WorkingTime(dataset.settings().calendars["default"])
     assert on_time_verdict(rec, wt, dataset.settings(), dataset.NOW_MS)[0] == "pending"
@@ -273,9 +274,10 @@ def test_resync_keeps_the_first_finish_and_flags_it() -> None:
     """9 → 4 → 10: finished at the first 9, with the "reopened" flag."""
     d10 = dataset.records()[9]
     assert d10.finished_status == "9"
+    assert d10.finished_ms is not None  # the division below needs it
     assert datetime.fromtimestamp(d10.finished_ms / 1000, UTC) == datetime(
         2026, 10, 7, 2, tzinfo=UTC
-    )  # type: ignore[operator]
+    )
     assert d10.flags == ["reopened"]
 
 

@@ -205,7 +205,7 @@ def test_drain_while_intakes_run(gateway: GatewayService, redis_url: str) -> Non
 def _comparable(rec: object) -> dict[str, object]:
     import dataclasses
 
-    out = dataclasses.asdict(rec)  # type: ignore[call-overload]  # an EvaluationRecord
+    out: dict[str, object] = dataclasses.asdict(rec)  # type: ignore[call-overload]  # an EvaluationRecord
     out.pop("updated_ms")  # the drain's clock
     return out
 

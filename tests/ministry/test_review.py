@@ -19,10 +19,10 @@ from gateway.connectors.ministry.profile import CaseRef, CaseStatus, HandOver
 from gateway.connectors.ministry.settings import SystemConfig
 from gateway.errors import PeerReplyError
 from gateway.sandbox.faults import Faults
+from gateway.testing.asgi import asgi_call as call
 from gateway.testing.ministry import CALLBACK_SECRET, MinistryRig, build_ministry_rig, lltp_forms
 from gateway.testing.records import AGENCY, DOSSIER_NO
 from tests.connectors.ministry.test_oauth import _Lgsp
-from tests.ministry.test_api import call
 
 CHANNEL = "lltp.nhanHoSoDangKy"
 _NEVER = 10_000_000.0  # a poll or feed interval no test reaches
@@ -50,7 +50,7 @@ def test_unreadable_handover_reply_is_ambiguous_and_the_case_is_tracked(
     flowed back, and a replay sent the dossier again without asking."""
     c = connector(rig)
     real = c.profile.hand_over
-    garbled = []
+    garbled: list[int] = []
 
     def hand_over(handover: HandOver) -> CaseRef:
         real(handover)  # applied at the ministry …

@@ -58,7 +58,7 @@ def test_routed_dossier_is_handed_over_and_its_result_comes_back(
     assert final["result"]["number"]
     steps = rig.portal.steps(no)
     assert len(steps) == 3
-    assert _sims(rig)[system].ledger()["duplicate_cases"] == []  # type: ignore[attr-defined]
+    assert _sims(rig)[system].ledger()["duplicate_cases"] == []  # type: ignore[attr-defined]  # every simulator has one
 
 
 def test_ambiguous_hand_over_to_hotich_opens_no_second_case(rig: ProfilesRig) -> None:

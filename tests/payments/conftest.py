@@ -64,14 +64,12 @@ def settings(**overrides: Any) -> PaymentSettings:
 def request(dossier_no: str, agency: str = AGENCY, amount: int = 150_000) -> PaymentRequest:
     """A payment of two fees adding up to ``amount``."""
     return PaymentRequest(
-        MaHoSo=dossier_no,
+        dossier_no=dossier_no,
         agency=agency,
-        MaTTHC="1.001612",
+        procedure="1.001612",
         fees=(
-            FeeLine(
-                LoaiPhiLePhi="1", MaPhiLePhi="LP1", TenPhiLePhi="Lệ phí", SoTien=amount - 50_000
-            ),
-            FeeLine(LoaiPhiLePhi="2", MaPhiLePhi="P1", TenPhiLePhi="Phí", SoTien=50_000),
+            FeeLine(kind="1", code="LP1", name="Lệ phí", amount=amount - 50_000),
+            FeeLine(kind="2", code="P1", name="Phí", amount=50_000),
         ),
         payer_name="Nguyễn Văn A",
         description=f"Thanh toan ho so {dossier_no}",

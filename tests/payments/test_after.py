@@ -10,6 +10,7 @@ from gateway.pipeline.keys import Keys
 from gateway.schemas.codes import OnlinePayment
 from gateway.schemas.payments import PaymentStatus
 from gateway.testing.records import AGENCY
+from tests._redis import hget
 
 from .conftest import VNPAY_AGENCY, Rig, request
 
@@ -66,7 +67,7 @@ def test_a_newer_province_state_in_between_is_never_lost(rig: Rig) -> None:
     rig.dossier(D1, TrichYeuHoSo="cũ")
     keys = Keys(rig.gateway.settings.namespace)
     sub = keys.sub(Service.DOSSIER.value, D1)
-    old = rig.gateway.client.hget(sub, "last")
+    old = hget(rig.gateway.client, sub, "last")
     assert old is not None
     rig.dossier(D1, TrichYeuHoSo="mới", status="4")  # the province's newer state arrives
     assert patch_state(rig.gateway, D1, OnlinePayment.NATIONAL_PLATFORM, old.decode()) == (
@@ -98,7 +99,7 @@ def test_concurrent_province_states_and_reflection(rig: Rig) -> None:
     assert done.is_set()
     assert result == "new"
     keys = Keys(rig.gateway.settings.namespace)
-    last = rig.gateway.client.hget(keys.sub(Service.DOSSIER.value, D1), "last")
+    last = hget(rig.gateway.client, keys.sub(Service.DOSSIER.value, D1), "last")
     assert last is not None
     bodies = [
         rig.gateway.client.hget(keys.rec(f"{i:012d}"), "body")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.testing.asgi import asgi_call as call
 from gateway.testing.records import AGENCY
 
-from .conftest import Rig, app_of, call, request
+from .conftest import Rig, app_of, request
 
 D1 = f"{AGENCY}-250101-0001"
 AUTH = {"Authorization": "Bearer k1"}

@@ -26,10 +26,10 @@ def test_awaiting_payments_by_provider_and_the_oldest(rig: Rig) -> None:
     assert "<tr><td>vnpay</td><td>1</td></tr>" in page
     rig.pay_paygov(first.pay_url or "")
     rig.paygov.callbacks.flush()
-    page = browser.get("/console")
-    assert 'id="payments-awaiting">2<' in page.text
-    assert "<tr><td>paygov</td><td>1</td></tr>" in page.text
-    assert len(page.content) < 1024 * 1024
+    response = browser.get("/console")
+    assert 'id="payments-awaiting">2<' in response.text
+    assert "<tr><td>paygov</td><td>1</td></tr>" in response.text
+    assert len(response.content) < 1024 * 1024
 
 
 def test_no_panel_without_payments(rig: Rig) -> None:

@@ -13,6 +13,7 @@ from gateway.pipeline.keys import Keys
 from gateway.pipeline.outbox import PinsChanged
 from gateway.schemas.codes import OnlinePayment
 from gateway.testing.records import AGENCY, national_dossier
+from tests._redis import hget
 
 from .conftest import VNPAY_AGENCY, Rig, request
 
@@ -22,7 +23,7 @@ D2 = f"{VNPAY_AGENCY}-250101-0002"
 
 def _latest_body(rig: Rig, no: str) -> dict[str, object]:
     keys = Keys(rig.gateway.settings.namespace)
-    last = rig.gateway.client.hget(keys.sub(Service.DOSSIER.value, no), "last")
+    last = hget(rig.gateway.client, keys.sub(Service.DOSSIER.value, no), "last")
     assert last is not None
     body = rig.gateway.client.hget(keys.rec(last.decode()), "body")
     assert body is not None
@@ -123,7 +124,7 @@ def test_a_payment_racing_a_stream_of_province_states(rig: Rig) -> None:
     t.join()
     assert errors == []
     keys = Keys(rig.gateway.settings.namespace)
-    last = rig.gateway.client.hget(keys.sub(Service.DOSSIER.value, D1), "last")
+    last = hget(rig.gateway.client, keys.sub(Service.DOSSIER.value, D1), "last")
     assert last is not None
     flags = []
     for i in range(1, int(last.decode()) + 1):

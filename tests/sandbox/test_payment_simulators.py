@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,6 +13,16 @@ from gateway.sandbox.base import QUERY_HEADER
 from gateway.sandbox.callbacks import FLUSH_PATH, CallbackFaults
 from gateway.sandbox.paygov import PayGovSimulator
 from gateway.sandbox.vnpay import PAY_PATH, VnpaySimulator
+
+
+def _keeping(sent: list[dict[str, Any]]) -> Callable[[dict[str, Any]], str]:
+    """A ``send`` that keeps each callback in ``sent`` and answers "00"."""
+
+    def send(body: dict[str, Any]) -> str:
+        sent.append(body)
+        return "00"
+
+    return send
 
 
 def _init(sim: PayGovSimulator, ref: str, amount: Any = 5000, sign: bool = True) -> dict[str, Any]:
@@ -25,7 +36,7 @@ def _init(sim: PayGovSimulator, ref: str, amount: Any = 5000, sign: bool = True)
 def test_paygov_init_pay_page_and_one_charge() -> None:
     """INIT twice is one order; the page pays once; a second pay charges nothing."""
     sent: list[dict[str, Any]] = []
-    sim = PayGovSimulator(send=lambda body: sent.append(body) or "00")
+    sim = PayGovSimulator(send=_keeping(sent))
     assert _init(sim, "R1", sign=False)["MaLoi"] == "97"
     first = _init(sim, "R1")
     assert first["UrlThanhToan"] == "http://pg.test/pay/R1"
@@ -47,7 +58,7 @@ def test_delayed_callbacks_wait_for_a_flush() -> None:
     """With every callback delayed, paying sends nothing until the flush endpoint is called."""
     sent: list[dict[str, Any]] = []
     sim = PayGovSimulator(
-        send=lambda body: sent.append(body) or "00",
+        send=_keeping(sent),
         callback_faults=CallbackFaults(delay_rate=1.0),
     )
     _init(sim, "R1")
@@ -60,7 +71,7 @@ def test_delayed_callbacks_wait_for_a_flush() -> None:
 def test_vnpay_refuses_a_bad_signature_and_redirects_after_paying() -> None:
     """The landing checks vnp_SecureHash; paying redirects to vnp_ReturnUrl and sends the IPN."""
     sent: list[dict[str, Any]] = []
-    sim = VnpaySimulator(send=lambda p: sent.append(p) or "00")
+    sim = VnpaySimulator(send=_keeping(sent))
     params = {
         "vnp_TmnCode": sim.tmn_code,
         "vnp_Amount": "500000",

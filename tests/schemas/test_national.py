@@ -147,7 +147,7 @@ def test_validated_record_is_frozen(record_data: dict[str, Any]) -> None:
     """A validated record cannot be changed in place."""
     record = DossierRecord.model_validate(record_data)
     with pytest.raises(ValueError, match="frozen"):
-        record.summary = "x"  # type: ignore[misc]
+        record.summary = "x"  # type: ignore[misc]  # the assignment under test is refused
 
 
 # --- refusals ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import httpx
 import orjson
@@ -17,6 +18,7 @@ from gateway.connectors.ministry.profile import SystemContext
 from gateway.errors import (
     ContractError,
     PeerAuthError,
+    PeerError,
     PeerReplyError,
     PermanentPeerError,
     TransientPeerError,
@@ -37,7 +39,7 @@ def _profile(handler: Handler) -> LltpProfile:
     return LltpProfile(SystemContext("lltp", config, http, clock=lambda: 0.0))
 
 
-def _handover(**extra: object) -> HandOver:
+def _handover(**extra: Any) -> HandOver:
     extra.setdefault("ThongTinKhac", lltp_forms())
     record = national_dossier(DOSSIER_NO, ChuHoSo="Nguyễn Văn A", **extra)
     from gateway.connectors.ministry.connector import forms_of
@@ -85,12 +87,15 @@ def test_handover_success_returns_the_case_id() -> None:
         ({"DESCRIPTION": "no status"}, TransientPeerError, None),
     ],
 )
-def test_status_classes(reply: dict[str, object], expected: type, peer_code: str | None) -> None:
+def test_status_classes(
+    reply: dict[str, object], expected: type[PeerError], peer_code: str | None
+) -> None:
     """STATUS 0 is permanent, any other non-1 STATUS (or none) transient, with the peer code."""
     with pytest.raises(expected) as info:
         _profile(_json(reply)).hand_over(_handover())
     assert info.value.peer_code == peer_code
     if expected is TransientPeerError:
+        assert isinstance(info.value, TransientPeerError)  # raises(expected) caught one
         assert not info.value.ambiguous
 
 
@@ -122,7 +127,7 @@ def test_unreadable_bodies(body: bytes, rule: str) -> None:
         (404, PermanentPeerError, False),
     ],
 )
-def test_http_statuses(status: int, expected: type, ambiguous: bool) -> None:
+def test_http_statuses(status: int, expected: type[PeerError], ambiguous: bool) -> None:
     """503 refused the work (not ambiguous); other 5xx may follow a stored hand-over."""
     with pytest.raises(expected) as info:
         _profile(lambda r: httpx.Response(status)).hand_over(_handover())

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from gateway.connectors.ministry import MinistrySettings, patterns_overlap
 
 
-def _route(name: str, *procedures: str, system: str = "lltp", profile: str = "lltp") -> dict:
+def _route(
+    name: str, *procedures: str, system: str = "lltp", profile: str = "lltp"
+) -> dict[str, object]:
     return {"name": name, "procedures": list(procedures), "system": system, "profile": profile}
 
 

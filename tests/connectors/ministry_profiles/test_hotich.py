@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import orjson
@@ -30,7 +31,12 @@ from gateway.errors import (
 from gateway.mappers.hotich_xml import read_registration_xml
 from gateway.sandbox import SimulatorTransport
 from gateway.sandbox.hotich import HoTichSimulator
-from gateway.schemas.hotich import HoTichCatalogue, HoTichErrorCode, HoTichModule
+from gateway.schemas.hotich import (
+    HoTichCatalogue,
+    HoTichErrorCode,
+    HoTichModule,
+    HoTichRegistration,
+)
 
 from ._helpers import context, handover
 
@@ -191,7 +197,7 @@ def test_lgsp_503_is_transient(client: HoTichClient) -> None:
     assert not info.value.ambiguous
 
 
-def _registration():  # type: ignore[no-untyped-def]  # test helper, return type obvious
+def _registration() -> HoTichRegistration:
     from gateway.mappers.hotich_xml import registration_from_dossier
 
     return registration_from_dossier(handover(KS).record, module=HoTichModule.BIRTH)
@@ -208,7 +214,7 @@ class Harness:
             base_url="http://hotich.sandbox/apiHoTichTuPhap/",
             token_url="http://hotich.sandbox/token",
             client_id="gateway",
-            client_secret="hotich-sandbox-secret",  # type: ignore[arg-type]  # pydantic coerces
+            client_secret="hotich-sandbox-secret",
             options={"agency_code": AGENCY, "feed_modules": ["KS"]},
         )
         self.system = context("hotich", self.config, SimulatorTransport(self.sim), self.clock)
@@ -406,7 +412,7 @@ def test_system_options_are_checked_when_the_configuration_loads() -> None:
     """``[peers.hotich] options`` without ``agency_code`` is refused at load, naming it."""
     from gateway.config import load_settings
 
-    config = {
+    config: dict[str, Any] = {
         "ministry": {
             "routes": [
                 {

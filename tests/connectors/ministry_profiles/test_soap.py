@@ -258,7 +258,7 @@ class Harness:
             base_url="http://soap.sandbox" + SOAP_MINISTRY_PATH,
             token_url="http://soap.sandbox/token",
             client_id="gateway",
-            client_secret="soap-sandbox-secret",  # type: ignore[arg-type]  # pydantic coerces
+            client_secret="soap-sandbox-secret",
             options={"agency_code": AGENCY},
         )
         self.system = context("moc", config, SimulatorTransport(self.sim), self.sim.clock)
