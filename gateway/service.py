@@ -296,7 +296,11 @@ class GatewayService:
         # Tasks of higher layers (payments' stale sweep) that the workers' sweeper runs.
         self.periodic = Periodics(clock=self.clock)
         self.evaluations = Evaluations(
-            self.client, namespace=ns, settings=self.settings.evaluations, clock=self.clock
+            self.client,
+            namespace=ns,
+            settings=self.settings.evaluations,
+            clock=self.clock,
+            busy=self.delivering,
         )
         self.ministry: MinistryService | None = None
         if ministry is not None and self.cases is not None:
@@ -572,6 +576,19 @@ class GatewayService:
         if self.ministry is not None:
             self.ministry.start(w.sweep_interval)
         return self.workers
+
+    def delivering(self) -> bool:
+        """True while a delivery is in flight, or due on a peer whose breaker lets claims
+        through (the evaluations drain waits meanwhile). A peer that is down keeps its work
+        due, and must not hold the fold back: its breaker is open, so it does not count."""
+        if self.outbox.in_flight():
+            return True
+        for channel_id, _ in self.outbox.due_queues():
+            if channel_id in self.channels:
+                breaker = self.breakers.get(self.channels[channel_id].peer)
+                if breaker is None or breaker.would_allow():
+                    return True
+        return False
 
     def _heartbeat(self, worker_id: str, ttl: float) -> None:
         self.client.set(self.outbox.keys.workers(worker_id), b"1", px=int(ttl * 1000))

@@ -4,6 +4,7 @@
 - :mod:`~gateway.evaluations.indicators`: the indicators as pure functions over records.
 - :mod:`~gateway.evaluations.store`: the records in Redis, atomic updates, the change feed.
 - :mod:`~gateway.evaluations.evaluator`: the intake hook and the readers' entry points.
+- :mod:`~gateway.evaluations.pacing`: when the background drain lets delivery go first.
 - :mod:`~gateway.evaluations.settings`: ``[evaluations]`` configuration.
 """
 
@@ -17,6 +18,7 @@ from gateway.evaluations.indicators import (
     Scorer,
     on_time_verdict,
 )
+from gateway.evaluations.pacing import DrainPacer
 from gateway.evaluations.periods import Period, parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
@@ -38,6 +40,7 @@ from gateway.evaluations.store import EvaluationStore, Item, Update
 
 __all__ = [
     "INDICATOR_IDS",
+    "DrainPacer",
     "EvaluationRecord",
     "EvaluationSettings",
     "EvaluationStore",

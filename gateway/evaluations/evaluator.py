@@ -19,6 +19,7 @@ import redis
 
 from gateway.evaluations.feed import FeedPage, decode_cursor, encode_cursor
 from gateway.evaluations.indicators import Scorecard, Scorer
+from gateway.evaluations.pacing import DrainPacer
 from gateway.evaluations.periods import parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
@@ -90,7 +91,10 @@ class Evaluations:
         namespace: str,
         settings: EvaluationSettings,
         clock: Callable[[], float],
+        busy: Callable[[], bool] | None = None,
     ) -> None:
+        """``busy`` answers whether a delivery is in flight or due now: while it is, the
+        background drain waits (``settings.yield_to_delivery``; see :mod:`.pacing`)."""
         self.settings = settings
         self.store = EvaluationStore(client, namespace=namespace)
         self.scorer = Scorer(settings)
@@ -101,6 +105,11 @@ class Evaluations:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.pacer = DrainPacer(
+            busy if settings.yield_to_delivery else None,
+            max_lag_seconds=settings.max_lag_seconds,
+            max_lag_items=settings.max_lag_items,
+        )
         # Items the intake in this process accepted, by id, as the drain would read them back
         # (see observe): the drain takes them from here instead of from Redis. Volatile by
         # design: a crash loses only this copy, and the drain then reads Redis as before.
@@ -255,14 +264,28 @@ class Evaluations:
             self._handed.clear()
 
     def _run(self) -> None:
+        deferred = False
         while not self._stop.is_set():
-            self._wake.wait(self.settings.drain_interval_seconds)
+            if deferred:
+                # Waiting for delivery: poll once an interval. The intake's wake-ups would only
+                # ask the same question sooner, during the very burst the wait is for.
+                self._stop.wait(self.settings.drain_interval_seconds)
+            else:
+                self._wake.wait(self.settings.drain_interval_seconds)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            deferred = False
             try:
-                while self.drain(max_batches=10) and not self._stop.is_set():
-                    pass
+                # A batch at a time, asking the pacer before each, so the drain gives way
+                # within one batch of a burst starting and resumes within one interval of it
+                # ending.
+                while not self._stop.is_set():
+                    if self.pacer.defer(self.store.backlog()):
+                        deferred = True
+                        break
+                    if not self.drain(max_batches=1):
+                        break
             except redis.RedisError as exc:
                 # The cursor stays; the next round goes on from it. No record data logged.
                 log.warning("evaluations drain failed (%s); will retry", type(exc).__name__)

@@ -129,6 +129,14 @@ class EvaluationSettings(_Frozen):
     online_payment_codes: frozenset[str] = frozenset({"1", "2"})
     feed_page_max: int = Field(1000, ge=1, le=10_000)
     drain_interval_seconds: float = Field(0.5, gt=0, le=60)
+    yield_to_delivery: bool = True
+    """The background drain waits while a delivery is in flight or due, so a burst reaches the
+    peers at full speed and is folded when delivery is idle (see ``gateway.evaluations.pacing``);
+    never longer than ``max_lag_seconds`` nor for more than ``max_lag_items`` items. Readers
+    always fold what is waiting first, so what they see is the same either way."""
+    max_lag_seconds: float = Field(30.0, gt=0, le=3600)
+    max_lag_items: int = Field(50_000, ge=1, le=10_000_000)
+    """50,000: what the intake's in-memory hand-over keeps (beyond, the drain reads Redis)."""
     reader_drain_batches: int = Field(20, ge=0, le=10_000)
     """How many 1,000-item batches a reader (snapshot, feed page, CLI) folds in before it
     answers: bounds its latency when a large backlog (a first backfill) is waiting."""

@@ -457,6 +457,10 @@ class Outbox:
             Keys.split_queue(text(q) or "|") for q in self.client.smembers(self.keys.queues)
         )
 
+    def in_flight(self) -> int:
+        """Subjects leased by a worker now (expired leases, of dead workers, not counted)."""
+        return int(self.client.zcount(self.keys.leases, self.now_ms(), "+inf"))
+
     def due_queues(self) -> set[tuple[str, str]]:
         """Every queue with at least one subject ready now."""
         now = self.now_ms()
