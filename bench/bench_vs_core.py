@@ -92,6 +92,7 @@ def main() -> int:
         f"{started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}; rev {args.rev}", flush=True
     )
     runs: dict[str, list[tuple[float, float]]] = {"rev": [], "tree": []}
+    folded: list[float] = []  # this tree's (b) until its evaluations fold had caught up too
     with tempfile.TemporaryDirectory(prefix="bench-vs-core-") as tmp:
         old = export_revision(args.rev, Path(tmp) / "rev")
         for r in range(1, args.rounds + 1):
@@ -102,9 +103,16 @@ def main() -> int:
                 )
                 a, b = (figures["rows"][k][0] for k in ("a", "b"))
                 runs[which].append((a["per_s"], b["per_s"]))
+                fold = ""
+                if "folded_per_s" in b:
+                    folded.append(b["folded_per_s"])
+                    fold = (
+                        f"; {b['evaluations_folded']:,} folded by then, all folded at"
+                        f" {b['folded_per_s']:,.0f} records/s"
+                    )
                 print(
                     f"round {r} {which:>4}: (a) {a['per_s']:,.0f} msgs/s, (b) {b['per_s']:,.0f}"
-                    f" records/s, (b)/(a) {b['per_s'] / a['per_s']:.2f}; load {b['load']}",
+                    f" records/s, (b)/(a) {b['per_s'] / a['per_s']:.2f}; load {b['load']}{fold}",
                     flush=True,
                 )
     med = {
@@ -124,6 +132,11 @@ def main() -> int:
         f"this tree's (b) ÷ the revision's, per round: {', '.join(f'{x:.2f}' for x in pairs)};"
         f" median {statistics.median(pairs):.2f}"
     )
+    if folded:
+        print(
+            "this tree's (b) until every item was also folded into evaluations: median"
+            f" {statistics.median(folded):,.0f} records/s ({', '.join(f'{x:,.0f}' for x in folded)})"
+        )
     return 0
 
 
