@@ -133,9 +133,10 @@ def main() -> int:
         f" median {statistics.median(pairs):.2f}"
     )
     if folded:
+        each = ", ".join(f"{x:,.0f}" for x in folded)
         print(
             "this tree's (b) until every item was also folded into evaluations: median"
-            f" {statistics.median(folded):,.0f} records/s ({', '.join(f'{x:,.0f}' for x in folded)})"
+            f" {statistics.median(folded):,.0f} records/s ({each})"
         )
     return 0
 
