@@ -1270,7 +1270,14 @@ def main() -> int:
         figures = {
             "gateway": str(Path(gateway.__file__).resolve().parent),
             "rows": {
-                name: [{"per_s": x["per_s"], "load": x["load"]} for x in per]
+                name: [
+                    {
+                        k: x[k]
+                        for k in ("per_s", "load", "evaluations_folded", "folded_per_s")
+                        if k in x
+                    }
+                    for x in per
+                ]
                 for name, per in rounds.items()
             },
         }
