@@ -285,7 +285,12 @@ def migrate(config_path: Path | None) -> None:
         sys.exit(EXIT_CONFIG)
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open_redis(settings.redis_url, data_dir, appendfsync=settings.appendfsync)
+    handle = open_redis(
+        settings.redis_url,
+        data_dir,
+        appendfsync=settings.appendfsync,
+        timeout=settings.redis_timeout_seconds,
+    )
     try:
         count = migrate_if_needed(handle.client, settings.namespace)
     finally:

@@ -271,6 +271,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     redis_url: str | None = None
     appendfsync: Literal["always", "everysec"] = "always"
+    redis_timeout_seconds: float = Field(5.0, gt=0, le=600)
+    """How long the gateway waits for one reply from Redis, so that a Redis that hangs without
+    closing its connections cannot hang the intake, the workers and the audit chain forever.
+    The gateway's commands and scripts take milliseconds; a slow disk under ``appendfsync
+    always`` may take a second or more, hence the margin. redis-py retries a timed-out command
+    as it does a dropped connection (10 times, with a short backoff), so a hung Redis fails a
+    call after about eleven times this; the intake then answers 503 and the sender retries."""
     namespace: str = "gw"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)

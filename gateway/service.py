@@ -354,7 +354,12 @@ class GatewayService:
 
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        handle = open_redis(settings.redis_url, data_dir, appendfsync=settings.appendfsync)
+        handle = open_redis(
+            settings.redis_url,
+            data_dir,
+            appendfsync=settings.appendfsync,
+            timeout=settings.redis_timeout_seconds,
+        )
         migrate_if_needed(handle.client, settings.namespace)
         fake = None
         connectors: list[Connector] = []

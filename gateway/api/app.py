@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -81,6 +82,7 @@ def create_app(service: GatewayService) -> FastAPI:
     payments.install(app, service)
     app.add_exception_handler(Problem, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(AuditUnavailableError, _on_audit)  # type: ignore[arg-type]
+    app.add_exception_handler(redis.RedisError, _on_store)
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)
@@ -110,6 +112,23 @@ async def _on_audit(request: Request, exc: AuditUnavailableError) -> Response:
     )
 
 
+async def _on_store(request: Request, exc: Exception) -> Response:
+    # Redis down, hung (the client's timeout) or refusing writes. The sender may retry: a
+    # record the store did take meanwhile is then a duplicate. A 500 would read as our bug.
+    # The message can name keys: not logged.
+    log.warning(
+        "store unavailable (%s) on %s %s", type(exc).__name__, request.method, request.url.path
+    )
+    return problem_response(
+        Problem(
+            503,
+            "the gateway's store is unavailable; retry later",
+            kind="store-unavailable",
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
 async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
     violations = [
         Violation(
@@ -136,6 +155,8 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, redis.RedisError):
+        return await _on_store(request, exc)  # raised in a middleware, outside the routes
     # Method and path only: bodies, headers and the exception message may hold personal data
     # or secrets. The traceback (code locations) is what a developer needs.
     log.error(

@@ -69,6 +69,7 @@ def open_redis(
     allow_fallback: bool = True,
     appendfsync: AppendFsync = "everysec",
     find_binary: Callable[[], str | None] = find_redis_server,
+    timeout: float | None = None,
 ) -> RedisHandle:
     """Open the Redis the gateway should use and check that it answers.
 
@@ -80,12 +81,12 @@ def open_redis(
     the fallback cannot run Lua (``lupa`` missing).
     """
     if url is not None:
-        return _open_external(url)
+        return _open_external(url, timeout)
     binary = find_binary()
     if binary is not None:
         server = RedisServer(data_dir / "redis", appendfsync=appendfsync, binary=binary)
         server.start()
-        client = redis.Redis(unix_socket_path=str(server.socket_path))
+        client = redis.Redis(unix_socket_path=str(server.socket_path), socket_timeout=timeout)
         return RedisHandle(client, server.url, "embedded", durable=True, server=server)
     if not allow_fallback:
         raise ConfigurationError(
@@ -95,14 +96,17 @@ def open_redis(
     return _open_memory()
 
 
-def _open_external(url: str) -> RedisHandle:
+def _open_external(url: str, timeout: float | None) -> RedisHandle:
     try:
-        client = redis.Redis.from_url(url)
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     except ValueError as exc:
         raise ConfigurationError(f"invalid Redis URL {_redact(url)!r}: {exc}") from exc
     try:
         client.ping()
     except redis.RedisError as exc:
+        # A connection that timed out mid-handshake is not back in the pool: close() alone
+        # leaves its socket open.
+        client.connection_pool.disconnect(inuse_connections=True)
         client.close()
         raise ConfigurationError(f"cannot reach Redis at {_redact(url)}: {exc}") from exc
     return RedisHandle(client, url, "external", durable=True)
