@@ -23,11 +23,11 @@ from gateway.evaluations.pacing import DrainPacer
 from gateway.evaluations.periods import parse_period
 from gateway.evaluations.record import (
     EvaluationRecord,
+    dossier_facts,
     fold_idchecks,
     fold_rating,
     idcheck_counts,
-    update_dossier_wire,
-    update_step_wire,
+    step_facts,
 )
 from gateway.evaluations.settings import EvaluationSettings
 from gateway.evaluations.store import EvaluationStore, Item, Update
@@ -55,13 +55,12 @@ class Outcome(Protocol):
 log = logging.getLogger("gateway.evaluations")
 
 
-class _Update(Protocol):
-    """``update_dossier_wire`` or ``update_step_wire``: one item folded into a record in place."""
+class _Facts(Protocol):
+    """``DossierFacts`` or ``StepFacts``: what one item says, folded into a record in place."""
 
-    def __call__(
+    def fold_into(
         self,
         out: EvaluationRecord,
-        w: Mapping[str, Any],
         *,
         agency: str,
         accepted_ms: int,
@@ -204,7 +203,7 @@ class Evaluations:
             for key in [k for k in self._handed if int(k) <= cursor]:
                 del self._handed[key]
 
-    def _items(self, ids: Sequence[str]) -> tuple[list[Item], list[list[bytes]]]:
+    def _items(self, ids: Sequence[str]) -> tuple[list[Item], list[Sequence[bytes]]]:
         """The items under ``ids``, those the intake handed over and the rest read from Redis,
         and beside each its dossier's identity look-ups as Redis holds them now."""
         with self._handed_lock:
@@ -214,10 +213,11 @@ class Evaluations:
         items = [item if item is not None else next(read) for item in handed]
         if len(unread) == len(ids):
             return items, [it.idchecks for it in items]
-        # A handed item carries no look-ups: read them now, once per dossier.
+        # A handed item carries no look-ups: read them now, once per dossier. Nearly every
+        # dossier has none: they share one empty tuple rather than a new list each.
         checks = self.store.idchecks(sorted({it.dossier_no for it in items if it.dossier_no}))
         return items, [
-            it.idchecks if h is None else checks.get(it.dossier_no, [])
+            it.idchecks if h is None else checks.get(it.dossier_no, ())
             for it, h in zip(items, handed, strict=True)
         ]
 
@@ -225,10 +225,12 @@ class Evaluations:
         now = self.now_ms()
         folds: dict[str, _DossierFold] = {}
         items, idchecks = self._items(ids)
-        # Zero-padded ids: string order is acceptance order.
-        for item_id, item, raw_checks in sorted(zip(ids, items, idchecks, strict=True), key=_id):
-            update = _UPDATES.get(item.channel.rsplit(".", 1)[-1])
-            if update is None or not item.body or not item.dossier_no:
+        # Zero-padded ids: string order is acceptance order. Each wire form is read into its
+        # facts at once and dropped: the batch keeps a tuple per item, not a parsed dict.
+        for k in sorted(range(len(ids)), key=ids.__getitem__):
+            item = items[k]
+            read = _READERS.get(item.channel.rsplit(".", 1)[-1])
+            if read is None or not item.body or not item.dossier_no:
                 continue
             wire = orjson.loads(item.body)
             if not isinstance(wire, dict):
@@ -236,9 +238,9 @@ class Evaluations:
             fold = folds.get(item.dossier_no)
             if fold is None:
                 fold = folds[item.dossier_no] = _DossierFold(item.agency, now)
-            flags = [f for f in item.flags.split(",") if f] if item.flags else []
-            fold.items.append((item_id, update, wire, item.agency, flags))
-            fold.idchecks = raw_checks
+            flags = tuple(f for f in item.flags.split(",") if f) if item.flags else ()
+            fold.items.append((ids[k], read(wire), item.agency, flags))
+            fold.idchecks = idchecks[k]
         # One update per dossier, in the order of its first item: a dossier's items fold into
         # one copy of its record, in acceptance order, then its look-ups are recounted.
         self.store.apply([Update(no, f.agency, f.counted()) for no, f in folds.items()])
@@ -365,18 +367,14 @@ class Evaluations:
         return FeedPage(items, encode_cursor(last), has_more=len(items) == limit)
 
 
-_UPDATES: dict[str, _Update] = {
-    "DongBoHoSoMC": update_dossier_wire,
-    "CapNhatTienDoHoSoMC": update_step_wire,
+_READERS: dict[str, Callable[[Mapping[str, Any]], _Facts]] = {
+    "DongBoHoSoMC": dossier_facts,
+    "CapNhatTienDoHoSoMC": step_facts,
 }
 _RECENT = 32
 _LEASE_MS = 30_000
 _HANDOFF_MAX = 50_000
 """Items kept for the drain at most (about 2 KB each); beyond, the drain reads Redis."""
-
-
-def _id(row: tuple[str, Item, list[bytes]]) -> str:
-    return row[0]
 
 
 class _DossierFold:
@@ -390,8 +388,9 @@ class _DossierFold:
     def __init__(self, agency: str, now: int) -> None:
         self.agency = agency
         self.now = now
-        self.items: list[tuple[str, _Update, dict[str, Any], str, list[str]]] = []
-        self.idchecks: list[bytes] = []
+        self.items: list[tuple[str, _Facts, str, tuple[str, ...]]] = []
+        """Per item its id, its facts, its agency and its flags."""
+        self.idchecks: Sequence[bytes] = ()
         """The dossier's look-ups as read with its last item."""
         self.counts: dict[str, int] | None = None
 
@@ -405,12 +404,12 @@ class _DossierFold:
 
     def __call__(self, rec: EvaluationRecord) -> EvaluationRecord:
         out = rec
-        for item_id, update, wire, agency, flags in self.items:
+        for item_id, facts, agency, flags in self.items:
             if item_id in out.recent_items:
                 continue  # folded already, by a drain that stopped before moving the cursor
             if out is rec:
                 out = rec.copy()
-            update(out, wire, agency=agency or out.agency, accepted_ms=self.now, flags=flags)
+            facts.fold_into(out, agency=agency or out.agency, accepted_ms=self.now, flags=flags)
             recent = out.recent_items
             recent.append(item_id)
             if len(recent) > _RECENT:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,7 +24,10 @@ from gateway.schemas.wire import VIETNAM_TZ, wire_local_time
 
 __all__ = [
     "FINISHED_STATUSES",
+    "DossierFacts",
     "EvaluationRecord",
+    "StepFacts",
+    "dossier_facts",
     "fold_dossier",
     "fold_dossier_wire",
     "fold_idchecks",
@@ -32,6 +35,7 @@ __all__ = [
     "fold_step",
     "fold_step_wire",
     "idcheck_counts",
+    "step_facts",
     "update_dossier_wire",
     "update_step_wire",
 ]
@@ -248,33 +252,95 @@ def update_dossier_wire(
     flags: Iterable[str] = (),
 ) -> None:
     """:func:`fold_dossier_wire` in place, on a record the caller owns (a copy it made)."""
-    out.agency = agency
-    out.has_dossier = True
-    out.procedure = w.get("MaTTHC") or None
-    out.channel = w.get("KenhThucHien") or "1"  # missing counts as in person (§2.4)
-    out.received_ms = _ms(w.get("NgayTiepNhan"))
-    # NgayHenTra is "" for procedures without a due date (national-formats.md §2.2).
-    out.due_ms = _ms(w.get("NgayHenTra"))
+    dossier_facts(w).fold_into(out, agency=agency, accepted_ms=accepted_ms, flags=flags)
+
+
+class DossierFacts(NamedTuple):
+    """What one dossier snapshot says, read from its wire form by :func:`dossier_facts`.
+
+    The wire form is read once and the facts are kept instead: a fold the store retries after
+    a lost race reads nothing again, and a drain's batch holds one tuple per item, not a parsed
+    dict and its lists (most of the batch's work for the garbage collector).
+    """
+
+    procedure: str | None
+    channel: str
+    received_ms: int | None
+    due_ms: int | None
+    status: str
+    finished_ms: int | None
+    """``NgayKetThucXuLy``: processing ended whatever the status says (then ``9``)."""
+    end_ms: int | None
+    """When the status or ``finished_ms`` ends processing: the end time the wire gives."""
+    supplements: tuple[tuple[int | None, int | None], ...]
+    online_payment: str | None
+    fee_records: int
+    fee_total: int
+    digitised_flag: str | None
+    docs: int
+    docs_digitised: int
+    docs_reused: int
+    docs_from_store: int
+    results: int
+    result_links: int
+    vneid: bool
+    db_codes: tuple[str, ...]
+
+    def fold_into(
+        self,
+        out: EvaluationRecord,
+        *,
+        agency: str,
+        accepted_ms: int,
+        flags: Iterable[str] = (),
+    ) -> None:
+        """Fold this snapshot into ``out`` in place (what :func:`update_dossier_wire` does)."""
+        out.agency = agency
+        out.has_dossier = True
+        out.procedure = self.procedure
+        out.channel = self.channel
+        out.received_ms = self.received_ms
+        out.due_ms = self.due_ms
+        status = self.status
+        _track_status(out, status)
+        if status in FINISHED_STATUSES or self.finished_ms is not None:
+            end_status = status if status in FINISHED_STATUSES else "9"
+            at = self.end_ms
+            # Statuses 7 and 8 carry no end date: the acceptance time bounds it from above.
+            _finish(out, at if at is not None else accepted_ms, end_status, estimated=at is None)
+        # New lists: the record owns its lists, the facts may be folded again.
+        out.supplements = [[a, b] for a, b in self.supplements] if self.supplements else []
+        out.online_payment = self.online_payment
+        out.fee_records = self.fee_records
+        out.fee_total = self.fee_total
+        out.digitised_flag = self.digitised_flag
+        out.docs = self.docs
+        out.docs_digitised = self.docs_digitised
+        out.docs_reused = self.docs_reused
+        out.docs_from_store = self.docs_from_store
+        out.results = self.results
+        out.result_links = self.result_links
+        out.vneid = self.vneid
+        out.db_codes = list(self.db_codes)
+        _add_flags(out, flags)
+        out.updated_ms = accepted_ms
+
+
+def dossier_facts(w: Mapping[str, Any]) -> DossierFacts:
+    """The facts of the ``DongBoHoSoMC`` wire form ``w`` (national names, validated at intake)."""
     status = str(w.get("TrangThaiHoSo") or "")
-    _track_status(out, status)
     finished_at = _ms(w.get("NgayKetThucXuLy"))
+    end_at: int | None = None
     if status in FINISHED_STATUSES or finished_at is not None:
-        end_status = status if status in FINISHED_STATUSES else "9"
         if status == "3":
-            at = _ms(w.get("NgayTuChoi")) or finished_at
+            end_at = _ms(w.get("NgayTuChoi")) or finished_at
         else:
-            at = finished_at or _ms(w.get("NgayTra"))
-        # Statuses 7 and 8 carry no end date: the acceptance time bounds it from above.
-        _finish(out, at if at is not None else accepted_ms, end_status, estimated=at is None)
-    out.supplements = [
-        [_ms(x.get("NgayBoSung")), _ms(x.get("NgayTiepNhanBoSung"))]
+            end_at = finished_at or _ms(w.get("NgayTra"))
+    supplements = tuple(
+        (_ms(x.get("NgayBoSung")), _ms(x.get("NgayTiepNhanBoSung")))
         for x in _list(w, "DanhSachHoSoBoSung")
-    ]
-    out.online_payment = w.get("DuocThanhToanTrucTuyen") or None
+    )
     fees = _list(w, "DanhSachLePhi")
-    out.fee_records = len(fees)
-    out.fee_total = sum(int(f.get("Gia") or 0) for f in fees) if fees else 0
-    out.digitised_flag = w.get("HoSoCoThanhPhanSoHoa") or None
     docs = digitised = reused = from_store = 0
     for x in _list(w, "TaiLieuNop"):  # one pass for the four counts
         if x.get("IsDeleted") == "True":
@@ -283,18 +349,31 @@ def update_dossier_wire(
         digitised += _yes(x.get("DuocSoHoa"))
         reused += x.get("DuocTaiSuDung") not in (None, "", "0")
         from_store += _yes(x.get("DuocLayTuKhoDMQG"))
-    out.docs = docs
-    out.docs_digitised = digitised
-    out.docs_reused = reused
-    out.docs_from_store = from_store
     results = _list(w, "DanhSachGiayToKetQua")
-    out.results = len(results)
-    out.result_links = sum(1 for x in results if x.get("DuongDanTepTinKetQua")) if results else 0
-    out.vneid = _yes(w.get("TaiKhoanDuocXacThucVoiVNeID"))
     codes = _list(w, "DSKetNoiCSDL")
-    out.db_codes = sorted({str(x["MaCSDL"]) for x in codes if x.get("MaCSDL")}) if codes else []
-    _add_flags(out, flags)
-    out.updated_ms = accepted_ms
+    return DossierFacts(
+        w.get("MaTTHC") or None,
+        w.get("KenhThucHien") or "1",  # missing counts as in person (§2.4)
+        _ms(w.get("NgayTiepNhan")),
+        # NgayHenTra is "" for procedures without a due date (national-formats.md §2.2).
+        _ms(w.get("NgayHenTra")),
+        status,
+        finished_at,
+        end_at,
+        supplements,
+        w.get("DuocThanhToanTrucTuyen") or None,
+        len(fees),
+        sum(int(f.get("Gia") or 0) for f in fees) if fees else 0,
+        w.get("HoSoCoThanhPhanSoHoa") or None,
+        docs,
+        digitised,
+        reused,
+        from_store,
+        len(results),
+        sum(1 for x in results if x.get("DuongDanTepTinKetQua")) if results else 0,
+        _yes(w.get("TaiKhoanDuocXacThucVoiVNeID")),
+        tuple(sorted({str(x["MaCSDL"]) for x in codes if x.get("MaCSDL")})) if codes else (),
+    )
 
 
 def fold_step_wire(
@@ -320,22 +399,45 @@ def update_step_wire(
     flags: Iterable[str] = (),
 ) -> None:
     """:func:`fold_step_wire` in place, on a record the caller owns (a copy it made)."""
-    if not out.has_dossier:
-        out.agency = agency
-    at = _ms(w.get("ThoiDiemXuLy"))
-    if at is not None and (out.first_step_ms is None or at < out.first_step_ms):
-        out.first_step_ms = at
-    status = str(w.get("TrangThai") or "")
-    open_wait = out.step_supplements[-1] if out.step_supplements else None
-    if open_wait is not None and open_wait[1] is None and status != _SUPPLEMENT:
-        open_wait[1] = at
-    if status == _SUPPLEMENT and (open_wait is None or open_wait[1] is not None):
-        out.step_supplements.append([at, None])
-    _track_status(out, status)
-    if status in FINISHED_STATUSES:
-        _finish(out, at, status, estimated=False)
-    _add_flags(out, flags)
-    out.updated_ms = accepted_ms
+    step_facts(w).fold_into(out, agency=agency, accepted_ms=accepted_ms, flags=flags)
+
+
+class StepFacts(NamedTuple):
+    """What one progress step says, read from its wire form by :func:`step_facts` (see
+    :class:`DossierFacts` for why)."""
+
+    at: int | None
+    status: str
+
+    def fold_into(
+        self,
+        out: EvaluationRecord,
+        *,
+        agency: str,
+        accepted_ms: int,
+        flags: Iterable[str] = (),
+    ) -> None:
+        """Fold this step into ``out`` in place (what :func:`update_step_wire` does)."""
+        if not out.has_dossier:
+            out.agency = agency
+        at, status = self
+        if at is not None and (out.first_step_ms is None or at < out.first_step_ms):
+            out.first_step_ms = at
+        open_wait = out.step_supplements[-1] if out.step_supplements else None
+        if open_wait is not None and open_wait[1] is None and status != _SUPPLEMENT:
+            open_wait[1] = at
+        if status == _SUPPLEMENT and (open_wait is None or open_wait[1] is not None):
+            out.step_supplements.append([at, None])
+        _track_status(out, status)
+        if status in FINISHED_STATUSES:
+            _finish(out, at, status, estimated=False)
+        _add_flags(out, flags)
+        out.updated_ms = accepted_ms
+
+
+def step_facts(w: Mapping[str, Any]) -> StepFacts:
+    """The facts of the ``CapNhatTienDoHoSoMC`` wire form ``w``."""
+    return StepFacts(_ms(w.get("ThoiDiemXuLy")), str(w.get("TrangThai") or ""))
 
 
 def fold_rating(rec: EvaluationRecord, r: DossierRating, *, accepted_ms: int) -> EvaluationRecord:
