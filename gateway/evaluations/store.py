@@ -22,7 +22,6 @@ seen every change up to N, and a dossier appears once per version.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import redis
@@ -178,9 +177,12 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One pending change: the dossier, the agency to create it under, and the fold."""
+class Update(NamedTuple):
+    """One pending change: the dossier, the agency to create it under, and the fold.
+
+    A named tuple rather than a frozen dataclass, like :class:`Item`: the drain makes one for
+    every dossier of a batch.
+    """
 
     no: str
     agency: str
@@ -231,48 +233,48 @@ class EvaluationStore:
         lost a race with another writer is read and folded again.
         """
         result: list[int | None] = [None] * len(updates)
-        # Several updates of one dossier in one call: fold them together, in order.
-        by_no: dict[str, list[int]] = {}
+        # Several updates of one dossier in one call: fold them together, in order. Nearly
+        # every dossier has one: only the later updates of the others go into lists.
+        first: dict[str, int] = {}
+        later: dict[str, list[int]] = {}
         for i, u in enumerate(updates):
-            by_no.setdefault(u.no, []).append(i)
-        pending = list(by_no)
+            if first.setdefault(u.no, i) != i:
+                later.setdefault(u.no, []).append(i)
+        pending = list(first)
         for attempt in range(_MAX_TRIES):
             if not pending:
                 return result
             # Lost a race: back off a little so hot dossiers do not livelock.
             pause_after_lost_races(attempt, first=0.001, cap=0.032)
-            current = self._read(pending)
+            versions, bodies = self._read(pending)
             args: list[str | int | bytes] = [self.ns]
             written: list[str] = []
-            for no, (v, body) in zip(pending, current, strict=True):
-                first = updates[by_no[no][0]]
-                old = (
-                    EvaluationRecord.from_json(body)
-                    if body
-                    else EvaluationRecord(no=no, agency=first.agency)
-                )
-                new = old
-                for i in by_no[no]:
+            for no, v, body in zip(pending, versions, bodies, strict=True):
+                u = updates[first[no]]
+                old = EvaluationRecord.from_json(body) if body else EvaluationRecord(no, u.agency)
+                new = u.fold(old)
+                for i in later.get(no, ()):
                     new = updates[i].fold(new)
                 if new is old:
                     continue
                 written.append(no)
-                args += [no, int(v or 0), new.agency, new.to_json()]
+                args.extend((no, int(v or 0), new.agency, new.to_json()))
             retry: list[str] = []
             if written:
                 for no, seq in zip(written, self._put(args=args), strict=True):
                     if int(seq) < 0:
                         retry.append(no)
                     else:
-                        result[by_no[no][-1]] = int(seq)
+                        result[later[no][-1] if no in later else first[no]] = int(seq)
             pending = retry
         raise redis.RedisError(
             f"evaluation update of {pending[0]} lost {_MAX_TRIES} races in a row"
         )
 
-    def _read(self, nos: Sequence[str]) -> list[tuple[bytes | None, bytes | None]]:
+    def _read(self, nos: Sequence[str]) -> tuple[list[bytes], list[bytes]]:
+        """The version and body of each of ``nos`` (empty when it has none), as two lists."""
         raw = bytes(self._read_script(args=[self.ns, *nos])).split(b"\n")
-        return [(raw[i] or None, raw[i + 1] or None) for i in range(0, 2 * len(nos), 2)]
+        return raw[0 : 2 * len(nos) : 2], raw[1 : 2 * len(nos) : 2]
 
     def update(self, no: str, agency: str, fold: Fold) -> int | None:
         """Apply one fold to dossier ``no`` atomically; the new feed position, or None."""
