@@ -33,22 +33,43 @@ __all__ = ["EvaluationStore", "Item", "Update"]
 
 Fold = Callable[[EvaluationRecord], EvaluationRecord]
 
-# Compare-and-set of many records in one call: ARGV = ns, then (MaHoSo, expected version,
-# agency, body) per record, each MaHoSo at most once; per record the new feed position, or -1
-# when its version moved on. The versions are checked first, so that the positions are taken
-# with one INCRBY, the feed gets one ZADD per 500 records and each agency set one SADD per 1,000
-# (a call per record for each was most of this script's time); positions follow record order.
+# Compare-and-set of many records in one call: ARGV = ns, then (MaHoSo, new version, agency,
+# body) per record, each MaHoSo at most once; per record the new feed position, or -1 when its
+# version moved on (the new version is one more than the one the fold read). The versions are
+# checked first, so that the positions are taken with one INCRBY, the feed gets one ZADD per 500
+# records and each agency set one SADD per 1,000 (a call per record for each was most of this
+# script's time); positions follow record order. Records read as new (version 1 next) are checked
+# with one EXISTS per 1,000: none exists yet (nearly always), and then no HGET each is needed; when
+# one does, each is checked as the others are. Versions and positions reach Redis as strings: a
+# Lua number passed to redis.call is formatted with snprintf("%.17g") (three a record were a
+# tenth of the drain's redis-server instructions), so the caller sends the new version and each
+# position is formatted once, as an integer, for both the HSET and the ZADD.
 _PUT = """
 local ns = ARGV[1]
-local out = {}
-local n = 0
+local prefix = ns .. ':eval:d:'
+local keys, fresh, out = {}, {}, {}
 for i = 2, #ARGV, 4 do
-  local v = tonumber(redis.call('HGET', ns .. ':eval:d:' .. ARGV[i], 'v') or '0')
-  if v == tonumber(ARGV[i + 1]) then
+  local key = prefix .. ARGV[i]
+  keys[#keys + 1] = key
+  if ARGV[i + 1] == '1' then fresh[#fresh + 1] = key end
+end
+local raced = 0
+for j = 1, #fresh, 1000 do
+  raced = raced + redis.call('EXISTS', unpack(fresh, j, math.min(j + 999, #fresh)))
+  if raced > 0 then break end
+end
+local n = 0
+for k = 1, #keys do
+  local version = ARGV[4 * k - 1]
+  local ok = version == '1' and raced == 0
+  if not ok then
+    ok = tonumber(redis.call('HGET', keys[k], 'v') or '0') + 1 == tonumber(version)
+  end
+  if ok then
     n = n + 1
-    out[#out + 1] = v
+    out[k] = 0
   else
-    out[#out + 1] = -1
+    out[k] = -1
   end
 end
 if n == 0 then return out end
@@ -64,9 +85,10 @@ for k = 1, #out do
     local i = 4 * k - 2
     local no, agency = ARGV[i], ARGV[i + 2]
     seq = seq + 1
-    redis.call('HSET', ns .. ':eval:d:' .. no, 'v', out[k] + 1, 'seq', seq, 'body', ARGV[i + 3])
+    local position = string.format('%d', seq)
+    redis.call('HSET', keys[k], 'v', ARGV[i + 1], 'seq', position, 'body', ARGV[i + 3])
     out[k] = seq
-    feed[#feed + 1] = seq
+    feed[#feed + 1] = position
     feed[#feed + 1] = no
     local listed = members[agency]
     if not listed then
@@ -268,7 +290,7 @@ class EvaluationStore:
                 if new is old:
                     continue
                 written.append(no)
-                args.extend((no, int(v or 0), new.agency, new.to_json()))
+                args.extend((no, int(v or 0) + 1, new.agency, new.to_json()))
             retry: list[str] = []
             if written:
                 for no, seq in zip(written, self._put(args=args), strict=True):
