@@ -64,6 +64,29 @@ def test_a_fold_that_changes_nothing_writes_nothing(redis_client: redis.Redis) -
     assert store.high_water() == 1
 
 
+def test_a_new_record_created_by_another_writer_meanwhile_is_folded_again(
+    redis_client: redis.Redis,
+) -> None:
+    """Read as new, then created by another writer before the write: the fold runs again on
+    the other's record, and the other new records of the call are written once each."""
+    store = EvaluationStore(redis_client, namespace="t")
+    other = EvaluationStore(redis_client, namespace="t")
+    seen: list[list[str]] = []
+
+    def fold(rec: EvaluationRecord) -> EvaluationRecord:
+        seen.append(rec.flags)
+        if len(seen) == 1:
+            other.update(no(0), AGENCY, flagged("other"))
+        return replace(rec, flags=[*rec.flags, "mine"])
+
+    seqs = store.apply([Update(no(0), AGENCY, fold), Update(no(1), AGENCY, flagged("b"))])
+    assert seen == [[], ["other"]]
+    assert seqs == [3, 2]
+    assert _flags(store, no(0)) == ["other", "mine"]
+    assert _flags(store, no(1)) == ["b"]
+    assert store.high_water() == 3
+
+
 def test_concurrent_writers_lose_no_update(redis_client: redis.Redis, redis_url: str) -> None:
     """Eight threads add 40 flags each to one dossier: all 320 are there."""
     errors: list[BaseException] = []
