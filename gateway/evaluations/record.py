@@ -156,8 +156,11 @@ class EvaluationRecord:
     def copy(self) -> EvaluationRecord:
         """A deep-enough copy: lists and dicts are new, so a fold never edits its input."""
         new = EvaluationRecord(*_values(self))  # by position: see from_json
-        new.supplements = [list(p) for p in self.supplements]
-        new.step_supplements = [list(p) for p in self.step_supplements]
+        # Most records have no supplement: an empty list skips the comprehension's frame.
+        new.supplements = [list(p) for p in self.supplements] if self.supplements else []
+        new.step_supplements = (
+            [list(p) for p in self.step_supplements] if self.step_supplements else []
+        )
         new.db_codes = list(self.db_codes)
         new.idchecks = dict(self.idchecks)
         new.flags = list(self.flags)
