@@ -339,9 +339,11 @@ def dossier_facts(w: Mapping[str, Any]) -> DossierFacts:
             end_at = _ms(w.get("NgayTuChoi")) or finished_at
         else:
             end_at = finished_at or _ms(w.get("NgayTra"))
-    supplements = tuple(
-        (_ms(x.get("NgayBoSung")), _ms(x.get("NgayTiepNhanBoSung")))
-        for x in _list(w, "DanhSachHoSoBoSung")
+    requests = _list(w, "DanhSachHoSoBoSung")
+    supplements = (
+        tuple([(_ms(x.get("NgayBoSung")), _ms(x.get("NgayTiepNhanBoSung"))) for x in requests])
+        if requests
+        else ()  # most dossiers have none: no generator to start and end
     )
     fees = _list(w, "DanhSachLePhi")
     docs = digitised = reused = from_store = 0
