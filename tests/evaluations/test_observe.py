@@ -10,6 +10,7 @@ import redis
 
 from gateway.config import Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
+from gateway.evaluations import Item
 from gateway.schemas.codes import DossierStatus as S
 from gateway.schemas.lifecycle import Lifecycle
 from gateway.service import GatewayService
@@ -337,3 +338,18 @@ def test_a_batch_folds_each_dossier_as_item_after_item(
     finally:
         for g in services.values():
             g.close()
+
+
+def test_handed_items_the_cursor_passed_are_dropped(gateway: GatewayService) -> None:
+    """Most batches look only at the front of the hand-over (ids come in about acceptance
+    order); a full look also drops a straggler handed after a larger id."""
+    ev = gateway.evaluations
+    item = Item("dvcqg.DongBoHoSoMC", AGENCY, NO, b"{}", "", [])
+    ev._handed.update({"000000000009": item, "000000000001": item})
+    ev._forget(5, everywhere=False)
+    assert list(ev._handed) == ["000000000009", "000000000001"], "the front is past the cursor"
+    ev._forget(5, everywhere=True)
+    assert list(ev._handed) == ["000000000009"]
+    ev._handed["000000000003"] = item
+    ev._forget(9, everywhere=False)
+    assert ev._handed == {}
