@@ -1,0 +1,159 @@
+"""Review of the drain pacing / put script / store-timeout change: races against a real Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.connection import UnixDomainSocketConnection
+from redis.retry import Retry
+
+from gateway.config import Settings
+from gateway.connectors.dvcqg import DvcqgConnector, Service
+from gateway.evaluations import Evaluations
+from gateway.evaluations.store import _PUT
+from gateway.runtime import RedisServer
+from gateway.service import GatewayService
+from gateway.testing.fake_portal import FakePortal
+from gateway.testing.records import national_step
+
+AGENCY = "000.00.01.H22"
+NO = f"{AGENCY}-261005-0001"
+
+
+class _LostReply(UnixDomainSocketConnection):
+    """A connection whose first reply to the put script is lost after the script ran: what a
+    socket timeout on a slow fsync looks like. redis-py's Retry then sends the script again."""
+
+    target = ""
+    fired = 0
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        self._armed = (
+            type(self).fired == 0
+            and len(args) > 1
+            and str(args[0]).upper() == "EVALSHA"
+            and args[1] == type(self).target
+        )
+        super().send_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().read_response(*args, **kwargs)
+        if getattr(self, "_armed", False):
+            self._armed = False
+            type(self).fired += 1
+            raise redis.TimeoutError("reply lost (injected)")
+        return response
+
+
+@pytest.fixture
+def gateway(redis_client: redis.Redis) -> Iterator[GatewayService]:
+    portal = FakePortal()
+    connector = DvcqgConnector(
+        portal.connector_config("http://portal.test"), transport=portal.transport()
+    )
+    g = GatewayService(Settings(), redis_client, connector)
+    yield g
+    g.close()
+
+
+def _steps(n: int) -> list[Any]:
+    # Supplement requested (5), then resumed (4), alternately, a minute apart.
+    out = []
+    for i in range(n):
+        t = time.strftime("%Y%m%d%H%M%S", time.gmtime(1735700000 + 60 * i))
+        out.append(national_step(t, "5" if i % 2 == 0 else "4", NO))
+    return out
+
+
+def test_a_put_resent_after_it_ran_folds_no_item_twice(
+    gateway: GatewayService, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """The put script ran, its reply timed out (``redis_timeout_seconds``), redis-py sent it
+    again: the resend finds the versions moved on (-1), the batch is read back and folded
+    again, and only the last 32 items of a dossier are recognised as folded: with 40 steps of
+    one dossier in the batch, the first 8 are folded a second time on top of the 40."""
+    for chunk in range(0, 40, 5):
+        gateway.accept(Service.PROGRESS, AGENCY, _steps(40)[chunk : chunk + 5], client="prov")
+    assert gateway.evaluations.store.backlog() == 40
+
+    # The reference: the same batch folded once, by a drain whose replies all arrive.
+    clean = Evaluations(
+        redis_client, namespace="ref", settings=gateway.settings.evaluations, clock=gateway.clock
+    )
+    for key in redis_client.scan_iter("gw:rec:*"):
+        redis_client.copy(key, "ref:rec:" + key.decode().split(":", 2)[2])
+    redis_client.set("ref:seq", redis_client.get("gw:seq") or 0)
+    assert clean.drain() == 40
+    expected = clean.store.get(NO)
+    assert expected is not None
+
+    _LostReply.target = redis_client.script_load(_PUT)
+    _LostReply.fired = 0
+    pool = redis.ConnectionPool(
+        connection_class=_LostReply,
+        path=str(redis_server.socket_path),
+        retry=Retry(NoBackoff(), 3),
+    )
+    flaky = redis.Redis(connection_pool=pool)
+    try:
+        ev = Evaluations(
+            flaky, namespace="gw", settings=gateway.settings.evaluations, clock=gateway.clock
+        )
+        assert ev.drain() == 40
+    finally:
+        flaky.close()
+    assert _LostReply.fired == 1, "the put's reply was lost once and the script resent"
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert len(rec.step_supplements) == len(expected.step_supplements) == 20
+    assert rec.supplement_count == expected.supplement_count
+    assert gateway.evaluations.store.high_water() == 1, "the resend writes nothing more"
+
+
+def test_the_drain_thread_survives_an_error_that_is_not_redis(gateway: GatewayService) -> None:
+    """Any exception in a round (the busy probe, a fold) ends ``_run`` for good: the
+    background drain stops, handoff stays on and the hand-over fills up to 50,000 items."""
+    ev = gateway.evaluations
+    calls = threading.Semaphore(0)
+    raised = threading.Event()
+
+    def busy() -> bool:
+        calls.release()
+        if not raised.is_set():
+            raised.set()
+            raise ValueError("a bug in the probe")
+        return False
+
+    ev.pacer._busy = busy
+    ev.start()
+    try:
+        gateway.accept(Service.PROGRESS, AGENCY, _steps(1), client="prov")
+        assert calls.acquire(timeout=5)
+        gateway.accept(Service.PROGRESS, AGENCY, _steps(2)[1:], client="prov")
+        # The thread asks again on the next round if it is still alive.
+        assert calls.acquire(timeout=5), "the drain thread died on the first error"
+    finally:
+        ev.stop()
+
+
+def test_a_batch_folded_twice_folds_each_item_once(gateway: GatewayService) -> None:
+    """A crash between the put and the cursor's advance (or a lease that lapsed mid-batch and
+    a second drainer) folds the batch again: more than 32 items of one dossier in it, and the
+    first ones fold twice."""
+    for chunk in range(0, 40, 5):
+        gateway.accept(Service.PROGRESS, AGENCY, _steps(40)[chunk : chunk + 5], client="prov")
+    ids = [f"{i:012d}" for i in range(1, 41)]
+    gateway.evaluations._fold_items(ids)  # the fold of a drain that then crashed
+    once = gateway.evaluations.store.get(NO)
+    assert once is not None
+    assert gateway.evaluations.drain() == 40
+    rec = gateway.evaluations.store.get(NO)
+    assert rec is not None
+    assert rec.step_supplements == once.step_supplements
+    assert gateway.evaluations.store.high_water() == 1
