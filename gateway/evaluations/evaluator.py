@@ -421,9 +421,15 @@ class _DossierFold:
 
     def __call__(self, rec: EvaluationRecord) -> EvaluationRecord:
         out = rec
+        # Items fold in id order (zero-padded: string order), so every id up to the newest one
+        # the record has seen is folded already: by a drain that stopped before moving the
+        # cursor, a second drainer after a lapsed lease, or this very write when its reply was
+        # lost and redis-py sent the script again. The last 32 ids alone missed the earlier
+        # items of a dossier with more than 32 in one batch, and folded them twice.
+        done = max(rec.recent_items, default="")
         for item_id, facts, agency, flags in self.items:
-            if item_id in out.recent_items:
-                continue  # folded already, by a drain that stopped before moving the cursor
+            if item_id <= done:
+                continue
             if out is rec:
                 out = rec.copy()
             facts.fold_into(out, agency=agency or out.agency, accepted_ms=self.now, flags=flags)

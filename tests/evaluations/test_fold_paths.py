@@ -231,8 +231,8 @@ def _reference_batch(
 ) -> EvaluationRecord:
     """Item after item, a copy each, then the look-ups (when any is readable)."""
     for item_id, is_dossier, wire, flags in batch:
-        if item_id in rec.recent_items:
-            continue
+        if item_id <= max(rec.recent_items, default=""):
+            continue  # items fold in id order: up to the newest id seen, all are folded
         rec = rec.copy()
         update = _reference_dossier if is_dossier else _reference_step
         update(rec, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
