@@ -307,6 +307,12 @@ class Evaluations:
             except redis.RedisError as exc:
                 # The cursor stays; the next round goes on from it. No record data logged.
                 log.warning("evaluations drain failed (%s); will retry", type(exc).__name__)
+            except Exception as exc:
+                # A bug (in the busy probe, a fold): the thread must not end with it, or the
+                # fold stops for good while the hand-over keeps filling. The cursor stays.
+                log.error(
+                    "evaluations drain failed (%s); will retry", type(exc).__name__, exc_info=exc
+                )
 
     def rate(self, rating: DossierRating) -> tuple[bool, int | None]:
         """Store a citizen's rating; ``(applied, feed position)``. An older rating than the one
