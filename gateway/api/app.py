@@ -112,10 +112,37 @@ async def _on_audit(request: Request, exc: AuditUnavailableError) -> Response:
     )
 
 
+_UNAVAILABLE = (
+    redis.ConnectionError,  # also BusyLoadingError (LOADING), AuthenticationError
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
+# Refusals redis-py leaves as a plain ResponseError: persistence failing (MISCONF: the AOF or a
+# snapshot cannot be written), a script running too long (BUSY), too few replicas.
+_UNAVAILABLE_REPLIES = (b"MISCONF", b"BUSY ", b"NOREPLICAS")
+
+
+def _unavailable(exc: redis.RedisError) -> bool:
+    """True when Redis could not serve (down, hung, refusing writes), False for an answer that
+    says our command or our data is wrong (a script error, WRONGTYPE, a bad argument): a bug,
+    which a 503 would hide behind retries every 5 seconds."""
+    if isinstance(exc, _UNAVAILABLE) or type(exc) is redis.RedisError:
+        return True  # a bare RedisError: the gateway's own (updates losing 100 races in a row)
+    if type(exc) is redis.ResponseError:
+        return str(exc).encode().startswith(_UNAVAILABLE_REPLIES)
+    return False
+
+
 async def _on_store(request: Request, exc: Exception) -> Response:
     # Redis down, hung (the client's timeout) or refusing writes. The sender may retry: a
     # record the store did take meanwhile is then a duplicate. A 500 would read as our bug.
     # The message can name keys: not logged.
+    if not isinstance(exc, redis.RedisError) or not _unavailable(exc):
+        return _internal_error(request, exc)
     log.warning(
         "store unavailable (%s) on %s %s", type(exc).__name__, request.method, request.url.path
     )
@@ -155,8 +182,12 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, redis.RedisError):
+    if isinstance(exc, redis.RedisError) and _unavailable(exc):
         return await _on_store(request, exc)  # raised in a middleware, outside the routes
+    return _internal_error(request, exc)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
     # Method and path only: bodies, headers and the exception message may hold personal data
     # or secrets. The traceback (code locations) is what a developer needs.
     log.error(
