@@ -299,7 +299,8 @@ class Evaluations:
                 # within one batch of a burst starting and resumes within one interval of it
                 # ending.
                 while not self._stop.is_set():
-                    if self.pacer.defer(self.store.backlog()):
+                    cursor, newest = self.store.cursor(), self.store.newest_item()
+                    if self.pacer.defer(max(0, newest - cursor), cursor=cursor, newest=newest):
                         deferred = True
                         break
                     if not self.drain(max_batches=1):

@@ -15,6 +15,7 @@ waiting before they answer, as before, so what they see does not depend on this 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 __all__ = ["DrainPacer"]
@@ -41,6 +42,14 @@ class DrainPacer:
         self._max_items = max_lag_items
         self._clock = clock
         self._behind_since: float | None = None
+        self._until: int | None = None
+        """The newest item id when a bound was reached (with ``newest`` given): the drain folds
+        regardless of delivery until its cursor is there."""
+        self._seen: deque[tuple[float, int]] = deque()
+        """When given ``cursor`` and ``newest``: (time, newest item id) at each call that saw the
+        newest id grow, oldest first, while behind. The items after one entry's id up to the
+        next's were first seen at the next's time, so the oldest unfolded item (``cursor + 1``)
+        was first seen at the time of the first entry whose id is above the cursor."""
         self.deferrals = 0
         """Batches put off for delivery, since start (for the benchmark and the tests)."""
 
@@ -49,19 +58,49 @@ class DrainPacer:
         since = self._behind_since
         return 0.0 if since is None else max(0.0, self._clock() - since)
 
-    def defer(self, backlog: int) -> bool:
+    def defer(self, backlog: int, *, cursor: int | None = None, newest: int | None = None) -> bool:
         """True when the next batch should wait: items are waiting, delivery is busy, and
-        neither bound is reached. ``backlog`` is the number of items not yet folded."""
+        neither bound is reached. ``backlog`` is the number of items not yet folded.
+
+        ``cursor`` and ``newest`` (the last item id folded, the last one accepted), when given,
+        make the age that of the oldest item not yet folded, and "caught up" mean past the
+        newest item of when a bound was reached. Without them the age restarts only when
+        nothing at all is waiting, which under steady intake (a few items arrive during every
+        batch) never happens: once past its bound, the pacer never waited again.
+        """
         if backlog <= 0:
             self._behind_since = None
+            self._seen.clear()
+            self._until = None
             return False
-        if self._behind_since is None:
+        if cursor is not None and newest is not None:
+            self._track(self._clock(), cursor, newest)
+        elif self._behind_since is None:
             self._behind_since = self._clock()
-        if self._busy is None or backlog >= self._max_items:
+        if self._until is not None:
+            if cursor is None or cursor < self._until:
+                return False  # a bound was reached: fold regardless until caught up
+            self._until = None
+        if self._busy is None:
             return False
-        if self.lag_seconds() >= self._max_seconds:
+        if backlog >= self._max_items or self.lag_seconds() >= self._max_seconds:
+            self._until = newest
             return False
         if not self._busy():
             return False
         self.deferrals += 1
         return True
+
+    def _track(self, now: float, cursor: int, newest: int) -> None:
+        seen = self._seen
+        if not seen or newest > seen[-1][1]:
+            if len(seen) < _MAX_SEEN:
+                seen.append((now, newest))
+            else:  # the newer items counted as seen at the last entry's time: older, not younger
+                seen[-1] = (seen[-1][0], newest)
+        while seen and seen[0][1] <= cursor:
+            seen.popleft()
+        self._behind_since = seen[0][0] if seen else now
+
+
+_MAX_SEEN = 1024

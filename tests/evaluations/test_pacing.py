@@ -138,3 +138,24 @@ def test_settings_turn_the_pacing_off(redis_client: redis.Redis) -> None:
         assert not g.evaluations.pacer.defer(g.evaluations.store.backlog())
     finally:
         g.close()
+
+
+def test_after_the_age_bound_the_age_is_that_of_the_oldest_item_waiting() -> None:
+    """Under steady intake the drain catches up to a few items that arrived during its last
+    batch, never to none: once the items that were waiting when the age started are folded,
+    the age is that of the oldest left, or the pacer never waits again after its first bound
+    (review)."""
+    busy, clock = [True], Clock()
+    pacer = _pacer(busy, clock, seconds=30, items=10_000)
+    assert pacer.defer(500, cursor=0, newest=500)
+    for k in range(1, 60):  # polled once an interval while waiting, 10 items arriving each
+        clock.now += 0.5
+        assert pacer.defer(500 + 10 * k, cursor=0, newest=500 + 10 * k)
+    clock.now += 0.5
+    assert not pacer.defer(1100, cursor=0, newest=1100), "the bound: fold regardless"
+    clock.now += 0.1
+    assert not pacer.defer(603, cursor=500, newest=1103), "folds until caught up"
+    clock.now += 0.1
+    # Everything that waited before is folded; the 3 left arrived during the last batch.
+    assert pacer.defer(3, cursor=1103, newest=1106), "a fresh backlog waits for delivery again"
+    assert pacer.lag_seconds() < 1
