@@ -157,3 +157,70 @@ def test_a_batch_folded_twice_folds_each_item_once(gateway: GatewayService) -> N
     assert rec is not None
     assert rec.step_supplements == once.step_supplements
     assert gateway.evaluations.store.high_water() == 1
+
+
+class _Signalling:
+    """A drop-in for ``Evaluations._drain_lock`` that says when a drain has to wait for it."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self._contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_two_drains_in_one_process_take_turns(
+    gateway: GatewayService, redis_client: redis.Redis
+) -> None:
+    """The background thread and a reader (scorecard, feed page) drain with the same token, so
+    both held "the" lease at once: both folded the same batches, the slower could move the
+    cursor back, and the first to finish gave the lease up while the other still folded (a
+    third drainer, in another process, could then start)."""
+    from gateway.evaluations.store import EvaluationStore
+    from gateway.testing.records import national_dossier
+
+    ev = gateway.evaluations
+    for start in range(0, 2000, 100):
+        records = [
+            national_dossier(f"{AGENCY}-261005-{i:04d}", "2") for i in range(start + 1, start + 101)
+        ]
+        gateway.accept(Service.DOSSIER, AGENCY, records, client="prov")
+    assert ev.store.backlog() == 2000
+    at_advance, go_on, turn = threading.Event(), threading.Event(), threading.Event()
+    reader_done = threading.Event()
+    real_advance = ev.store.advance
+    ev._drain_lock = _Signalling(turn)  # type: ignore[assignment]
+
+    def advance(token: str, cursor: int) -> bool:
+        if threading.current_thread() is background and not at_advance.is_set():
+            at_advance.set()  # the background drain folded 1..1000, and is slow to go on
+            assert go_on.wait(10)
+        return real_advance(token, cursor)
+
+    def reader() -> None:
+        ev.drain(max_batches=20)
+        reader_done.set()
+        turn.set()  # finished without waiting for its turn
+
+    background = threading.Thread(target=lambda: ev.drain(max_batches=1))
+    ev.store.advance = advance  # type: ignore[method-assign]
+    background.start()
+    assert at_advance.wait(10)
+    folding = threading.Thread(target=reader)
+    folding.start()
+    assert turn.wait(10)
+    other = EvaluationStore(redis_client, namespace="gw")
+    taken = other.lock("another-process", 30_000)  # while the background drain still folds
+    finished_meanwhile = reader_done.is_set()
+    go_on.set()
+    background.join(10)
+    folding.join(10)
+    assert not finished_meanwhile, "the reader folded while the background drain held the lease"
+    assert not taken, "the lease was given up while a drain of this process still held it"
+    assert ev.store.cursor() == 2000
