@@ -115,6 +115,10 @@ class Evaluations:
         # design: a crash loses only this copy, and the drain then reads Redis as before.
         self._handed: dict[str, Item] = {}
         self._handed_lock = threading.Lock()
+        # The drains of this process (the background thread, readers) share one token, so the
+        # lease alone does not keep them apart: they take turns here. A reader waits for at most
+        # the background drain's batch, then folds the rest itself.
+        self._drain_lock = threading.Lock()
         self._looks = 0
         self.handoff = False
         """Keep the intake's items for the drain; on while this process drains in the
@@ -174,6 +178,10 @@ class Evaluations:
         """
         if not self.settings.enabled:
             return 0
+        with self._drain_lock:
+            return self._drain(batch, max_batches)
+
+    def _drain(self, batch: int, max_batches: int | None) -> int:
         if not self.store.lock(self._token, _LEASE_MS):
             if self._handed:
                 self._forget(self.store.cursor(), everywhere=True)  # another process folded them
