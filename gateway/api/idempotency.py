@@ -143,6 +143,10 @@ class IdempotencyStore:
             raw = self._redis.get(rkey)
             if raw is None:
                 continue  # expired between SET NX and GET: try to claim it again
+            if raw == marker:
+                # Ours: the SET ran, its reply was lost (the client's socket timeout) and
+                # redis-py sent it again, which found the key. The owner token is new per call.
+                return Claim(marker)
             stored = orjson.loads(raw)
             if stored.get("fp") != fp:
                 raise Problem(
