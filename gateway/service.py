@@ -586,14 +586,14 @@ class GatewayService:
         """True while a delivery is in flight, or due on a peer whose breaker lets claims
         through (the evaluations drain waits meanwhile). A peer that is down keeps its work
         due, and must not hold the fold back: its breaker is open, so it does not count."""
-        if self.outbox.in_flight():
-            return True
+        # Due work first, then leases: a claim moves a subject from one to the other in one
+        # step, so asked in this order a claim in between is seen as a lease.
         for channel_id, _ in self.outbox.due_queues():
             if channel_id in self.channels:
                 breaker = self.breakers.get(self.channels[channel_id].peer)
                 if breaker is None or breaker.would_allow():
                     return True
-        return False
+        return bool(self.outbox.in_flight())
 
     def _heartbeat(self, worker_id: str, ttl: float) -> None:
         self.client.set(self.outbox.keys.workers(worker_id), b"1", px=int(ttl * 1000))
