@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.connection import UnixDomainSocketConnection
-from redis.retry import Retry
 
 from gateway.api.idempotency import Claim, IdempotencyStore
 from gateway.runtime import RedisServer
 from gateway.service import GatewayService
+from gateway.testing.lost_reply import client_losing_one_reply
 
 from .conftest import ApiClient, provincial_dossier
 
@@ -58,27 +57,9 @@ def test_which_redis_errors_are_unavailability(exc: redis.RedisError, unavailabl
     assert _unavailable(exc) is unavailable
 
 
-class _LostSetReply(UnixDomainSocketConnection):
-    """The first reply to a SET ... NX is lost after Redis ran it (a socket timeout on a slow
-    fsync): redis-py's Retry sends the SET again, which now finds the key."""
-
-    fired = 0
-
-    def send_command(self, *args: Any, **kwargs: Any) -> None:
-        self._armed = (
-            type(self).fired == 0
-            and str(args[0]).upper() == "SET"
-            and "nx" in [str(a).lower() for a in args]
-        )
-        super().send_command(*args, **kwargs)  # type: ignore[no-untyped-call]
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        response = super().read_response(*args, **kwargs)
-        if getattr(self, "_armed", False):
-            self._armed = False
-            type(self).fired += 1
-            raise redis.TimeoutError("reply lost (injected)")
-        return response
+def _set_nx(args: Sequence[Any]) -> bool:
+    """A SET ... NX: the idempotency claim."""
+    return str(args[0]).upper() == "SET" and "nx" in [str(a).lower() for a in args]
 
 
 def test_an_idempotency_claim_whose_reply_was_lost_is_still_ours(
@@ -86,17 +67,11 @@ def test_an_idempotency_claim_whose_reply_was_lost_is_still_ours(
 ) -> None:
     """The resent SET NX finds the marker the first one wrote, ours: the request must go on,
     not answer 409 "still being processed" and keep the key claimed for 5 minutes."""
-    _LostSetReply.fired = 0
-    pool = redis.ConnectionPool(
-        connection_class=_LostSetReply,
-        path=str(redis_server.socket_path),
-        retry=Retry(NoBackoff(), 3),
-    )
-    flaky = redis.Redis(connection_pool=pool)
+    flaky, lost = client_losing_one_reply(redis_server.socket_path, _set_nx)
     try:
         store = IdempotencyStore(flaky, namespace="gw", ttl_seconds=3600)
         claim = store.begin("prov", "k-lost", "fp")
     finally:
         flaky.close()
-    assert _LostSetReply.fired == 1
+    assert lost.fired == 1
     assert isinstance(claim, Claim)

@@ -9,9 +9,6 @@ from typing import Any
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.connection import UnixDomainSocketConnection
-from redis.retry import Retry
 
 from gateway.config import Settings
 from gateway.connectors.dvcqg import DvcqgConnector, Service
@@ -20,35 +17,11 @@ from gateway.evaluations.store import _PUT
 from gateway.runtime import RedisServer
 from gateway.service import GatewayService
 from gateway.testing.fake_portal import FakePortal
+from gateway.testing.lost_reply import client_losing_one_reply
 from gateway.testing.records import national_step
 
 AGENCY = "000.00.01.H22"
 NO = f"{AGENCY}-261005-0001"
-
-
-class _LostReply(UnixDomainSocketConnection):
-    """A connection whose first reply to the put script is lost after the script ran: what a
-    socket timeout on a slow fsync looks like. redis-py's Retry then sends the script again."""
-
-    target = ""
-    fired = 0
-
-    def send_command(self, *args: Any, **kwargs: Any) -> None:
-        self._armed = (
-            type(self).fired == 0
-            and len(args) > 1
-            and str(args[0]).upper() == "EVALSHA"
-            and args[1] == type(self).target
-        )
-        super().send_command(*args, **kwargs)  # type: ignore[no-untyped-call]
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        response = super().read_response(*args, **kwargs)
-        if getattr(self, "_armed", False):
-            self._armed = False
-            type(self).fired += 1
-            raise redis.TimeoutError("reply lost (injected)")
-        return response
 
 
 @pytest.fixture
@@ -93,14 +66,11 @@ def test_a_put_resent_after_it_ran_folds_no_item_twice(
     expected = clean.store.get(NO)
     assert expected is not None
 
-    _LostReply.target = redis_client.script_load(_PUT)
-    _LostReply.fired = 0
-    pool = redis.ConnectionPool(
-        connection_class=_LostReply,
-        path=str(redis_server.socket_path),
-        retry=Retry(NoBackoff(), 3),
+    put = redis_client.script_load(_PUT)
+    flaky, lost = client_losing_one_reply(
+        redis_server.socket_path,
+        lambda args: len(args) > 1 and str(args[0]).upper() == "EVALSHA" and args[1] == put,
     )
-    flaky = redis.Redis(connection_pool=pool)
     try:
         ev = Evaluations(
             flaky, namespace="gw", settings=gateway.settings.evaluations, clock=gateway.clock
@@ -108,7 +78,7 @@ def test_a_put_resent_after_it_ran_folds_no_item_twice(
         assert ev.drain() == 40
     finally:
         flaky.close()
-    assert _LostReply.fired == 1, "the put's reply was lost once and the script resent"
+    assert lost.fired == 1, "the put's reply was lost once and the script resent"
     rec = gateway.evaluations.store.get(NO)
     assert rec is not None
     assert len(rec.step_supplements) == len(expected.step_supplements) == 20
