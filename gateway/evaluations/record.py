@@ -36,8 +36,6 @@ __all__ = [
     "fold_step_wire",
     "idcheck_counts",
     "step_facts",
-    "update_dossier_wire",
-    "update_step_wire",
 ]
 
 FINISHED_STATUSES = frozenset({"9", "10", "8", "3", "7"})
@@ -242,20 +240,8 @@ def fold_dossier_wire(
 ) -> EvaluationRecord:
     """:func:`fold_dossier` over the stored wire form (national names, validated at intake)."""
     out = rec.copy()
-    update_dossier_wire(out, w, agency=agency, accepted_ms=accepted_ms, flags=flags)
-    return out
-
-
-def update_dossier_wire(
-    out: EvaluationRecord,
-    w: Mapping[str, Any],
-    *,
-    agency: str,
-    accepted_ms: int,
-    flags: Iterable[str] = (),
-) -> None:
-    """:func:`fold_dossier_wire` in place, on a record the caller owns (a copy it made)."""
     dossier_facts(w).fold_into(out, agency=agency, accepted_ms=accepted_ms, flags=flags)
+    return out
 
 
 class DossierFacts(NamedTuple):
@@ -297,7 +283,7 @@ class DossierFacts(NamedTuple):
         accepted_ms: int,
         flags: Iterable[str] = (),
     ) -> None:
-        """Fold this snapshot into ``out`` in place (what :func:`update_dossier_wire` does)."""
+        """Fold this snapshot into ``out`` in place (:func:`fold_dossier_wire` on a copy)."""
         out.agency = agency
         out.has_dossier = True
         out.procedure = self.procedure
@@ -391,20 +377,8 @@ def fold_step_wire(
 ) -> EvaluationRecord:
     """:func:`fold_step` over the stored wire form."""
     out = rec.copy()
-    update_step_wire(out, w, agency=agency, accepted_ms=accepted_ms, flags=flags)
-    return out
-
-
-def update_step_wire(
-    out: EvaluationRecord,
-    w: Mapping[str, Any],
-    *,
-    agency: str,
-    accepted_ms: int,
-    flags: Iterable[str] = (),
-) -> None:
-    """:func:`fold_step_wire` in place, on a record the caller owns (a copy it made)."""
     step_facts(w).fold_into(out, agency=agency, accepted_ms=accepted_ms, flags=flags)
+    return out
 
 
 class StepFacts(NamedTuple):
@@ -422,7 +396,7 @@ class StepFacts(NamedTuple):
         accepted_ms: int,
         flags: Iterable[str] = (),
     ) -> None:
-        """Fold this step into ``out`` in place (what :func:`update_step_wire` does)."""
+        """Fold this step into ``out`` in place (:func:`fold_step_wire` on a copy)."""
         if not out.has_dossier:
             out.agency = agency
         at, status = self

@@ -21,10 +21,10 @@ from gateway.evaluations.record import (
     _track_status,
     _yes,
     dossier_facts,
+    fold_dossier_wire,
     fold_idchecks,
+    fold_step_wire,
     step_facts,
-    update_dossier_wire,
-    update_step_wire,
 )
 
 # -- the general path: the folds as they were written before the facts ----------------------
@@ -202,9 +202,9 @@ def test_a_dossier_snapshot_folds_as_first_written(
 ) -> None:
     """Read into facts and folded in, a snapshot gives the record the direct fold gave."""
     before = rec.to_json()
-    expected, got = rec.copy(), rec.copy()
+    expected = rec.copy()
     _reference_dossier(expected, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
-    update_dossier_wire(got, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
+    got = fold_dossier_wire(rec, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
     assert got.to_json() == expected.to_json()
     # Folded again (a retried fold), the same facts give the same record again.
     again = rec.copy()
@@ -218,9 +218,9 @@ def test_a_step_folds_as_first_written(
     rec: EvaluationRecord, wire: dict[str, Any], flags: list[str]
 ) -> None:
     """Read into facts and folded in, a step gives the record the direct fold gave."""
-    expected, got = rec.copy(), rec.copy()
+    expected = rec.copy()
     _reference_step(expected, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
-    update_step_wire(got, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
+    got = fold_step_wire(rec, wire, agency="000.00.03.H22", accepted_ms=NOW, flags=flags)
     assert got.to_json() == expected.to_json()
 
 
