@@ -308,7 +308,7 @@ class Evaluations:
                 # ending.
                 while not self._stop.is_set():
                     cursor, newest = self.store.cursor(), self.store.newest_item()
-                    if self.pacer.defer(max(0, newest - cursor), cursor=cursor, newest=newest):
+                    if self.pacer.defer(cursor, newest):
                         deferred = True
                         break
                     if not self.drain(max_batches=1):

@@ -25,8 +25,8 @@ class DrainPacer:
     """Decides, before each batch of the background drain, whether it waits for delivery.
 
     ``busy`` answers whether a delivery is in flight or due now (``None``: never wait). The
-    backlog's age is counted from the first batch this pacer saw waiting, which is within one
-    drain interval of the oldest unfolded item's acceptance; it restarts when the drain catches up.
+    backlog's age is that of the oldest item not yet folded, as first seen by this pacer (within
+    one drain interval of its acceptance).
     """
 
     def __init__(
@@ -43,11 +43,11 @@ class DrainPacer:
         self._clock = clock
         self._behind_since: float | None = None
         self._until: int | None = None
-        """The newest item id when a bound was reached (with ``newest`` given): the drain folds
-        regardless of delivery until its cursor is there."""
+        """The newest item id when a bound was reached: the drain folds regardless of delivery
+        until its cursor is there (under steady intake the backlog is never seen empty)."""
         self._seen: deque[tuple[float, int]] = deque()
-        """When given ``cursor`` and ``newest``: (time, newest item id) at each call that saw the
-        newest id grow, oldest first, while behind. The items after one entry's id up to the
+        """(time, newest item id) at each call that saw the newest id grow, oldest first, while
+        behind. The items after one entry's id up to the
         next's were first seen at the next's time, so the oldest unfolded item (``cursor + 1``)
         was first seen at the time of the first entry whose id is above the cursor."""
         self.deferrals = 0
@@ -58,27 +58,19 @@ class DrainPacer:
         since = self._behind_since
         return 0.0 if since is None else max(0.0, self._clock() - since)
 
-    def defer(self, backlog: int, *, cursor: int | None = None, newest: int | None = None) -> bool:
+    def defer(self, cursor: int, newest: int) -> bool:
         """True when the next batch should wait: items are waiting, delivery is busy, and
-        neither bound is reached. ``backlog`` is the number of items not yet folded.
-
-        ``cursor`` and ``newest`` (the last item id folded, the last one accepted), when given,
-        make the age that of the oldest item not yet folded, and "caught up" mean past the
-        newest item of when a bound was reached. Without them the age restarts only when
-        nothing at all is waiting, which under steady intake (a few items arrive during every
-        batch) never happens: once past its bound, the pacer never waited again.
-        """
+        neither bound is reached. ``cursor`` is the last item id folded, ``newest`` the last
+        one accepted."""
+        backlog = newest - cursor
         if backlog <= 0:
             self._behind_since = None
             self._seen.clear()
             self._until = None
             return False
-        if cursor is not None and newest is not None:
-            self._track(self._clock(), cursor, newest)
-        elif self._behind_since is None:
-            self._behind_since = self._clock()
+        self._track(self._clock(), cursor, newest)
         if self._until is not None:
-            if cursor is None or cursor < self._until:
+            if cursor < self._until:
                 return False  # a bound was reached: fold regardless until caught up
             self._until = None
         if self._busy is None:

@@ -33,45 +33,50 @@ def _pacer(busy: list[bool], clock: Clock, *, seconds: float = 30, items: int = 
 def test_waits_while_delivery_is_busy_and_not_when_idle() -> None:
     busy, clock = [True], Clock()
     pacer = _pacer(busy, clock)
-    assert pacer.defer(10)
+    assert pacer.defer(0, 10)
     assert pacer.deferrals == 1
     busy[0] = False
-    assert not pacer.defer(10)
+    assert not pacer.defer(0, 10)
     assert pacer.deferrals == 1
 
 
 def test_nothing_waiting_never_waits_and_resets_the_age() -> None:
     busy, clock = [True], Clock()
     pacer = _pacer(busy, clock, seconds=30)
-    assert pacer.defer(5)
+    assert pacer.defer(0, 5)
     clock.now += 20
     assert pacer.lag_seconds() == 20
-    assert not pacer.defer(0)  # caught up
+    assert not pacer.defer(5, 5)  # caught up
     assert pacer.lag_seconds() == 0
     clock.now += 20
-    assert pacer.defer(5), "the age restarts at the next backlog, not at the first one"
+    assert pacer.defer(5, 10), "the age restarts at the next backlog, not at the first one"
 
 
 def test_the_age_bound_folds_regardless_of_delivery() -> None:
     busy, clock = [True], Clock()
     pacer = _pacer(busy, clock, seconds=30)
-    assert pacer.defer(5)
+    assert pacer.defer(0, 5)
     clock.now += 29.9
-    assert pacer.defer(50)
+    assert pacer.defer(0, 50)
     clock.now += 0.1
-    assert not pacer.defer(50)
-    assert not pacer.defer(1), "once behind too long, it folds until it has caught up"
+    assert not pacer.defer(0, 50)
+    assert not pacer.defer(49, 50), "once behind too long, it folds until it has caught up"
 
 
 def test_the_length_bound_folds_regardless_of_delivery() -> None:
     pacer = _pacer([True], Clock(), items=100)
-    assert pacer.defer(99)
-    assert not pacer.defer(100)
+    assert pacer.defer(0, 99)
+    assert not pacer.defer(0, 100)
 
 
 def test_without_a_busy_signal_it_never_waits() -> None:
     pacer = DrainPacer(None, max_lag_seconds=30, max_lag_items=100)
-    assert not pacer.defer(10)
+    assert not pacer.defer(0, 10)
+
+
+def _position(g: GatewayService) -> tuple[int, int]:
+    """The drain's cursor and the newest item id, as the background drain asks the pacer."""
+    return g.evaluations.store.cursor(), g.evaluations.store.newest_item()
 
 
 def _gateway(client: redis.Redis, settings: Settings) -> GatewayService:
@@ -123,7 +128,7 @@ def test_readers_fold_first_whatever_the_pacing(gateway: GatewayService) -> None
     """The pacer only paces the background thread: a feed page folds what is waiting."""
     gateway.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "2")], client="prov")
     assert gateway.delivering()
-    assert gateway.evaluations.pacer.defer(gateway.evaluations.store.backlog())
+    assert gateway.evaluations.pacer.defer(*_position(gateway))
     page = gateway.evaluations.feed_page(None, 10)
     assert len(page.items) == 1
     assert gateway.evaluations.store.backlog() == 0
@@ -135,7 +140,7 @@ def test_settings_turn_the_pacing_off(redis_client: redis.Redis) -> None:
     try:
         g.accept(Service.DOSSIER, AGENCY, [national_dossier(NO, "2")], client="prov")
         assert g.delivering()
-        assert not g.evaluations.pacer.defer(g.evaluations.store.backlog())
+        assert not g.evaluations.pacer.defer(*_position(g))
     finally:
         g.close()
 
@@ -147,15 +152,15 @@ def test_after_the_age_bound_the_age_is_that_of_the_oldest_item_waiting() -> Non
     (review)."""
     busy, clock = [True], Clock()
     pacer = _pacer(busy, clock, seconds=30, items=10_000)
-    assert pacer.defer(500, cursor=0, newest=500)
+    assert pacer.defer(0, 500)
     for k in range(1, 60):  # polled once an interval while waiting, 10 items arriving each
         clock.now += 0.5
-        assert pacer.defer(500 + 10 * k, cursor=0, newest=500 + 10 * k)
+        assert pacer.defer(0, 500 + 10 * k)
     clock.now += 0.5
-    assert not pacer.defer(1100, cursor=0, newest=1100), "the bound: fold regardless"
+    assert not pacer.defer(0, 1100), "the bound: fold regardless"
     clock.now += 0.1
-    assert not pacer.defer(603, cursor=500, newest=1103), "folds until caught up"
+    assert not pacer.defer(500, 1103), "folds until caught up"
     clock.now += 0.1
     # Everything that waited before is folded; the 3 left arrived during the last batch.
-    assert pacer.defer(3, cursor=1103, newest=1106), "a fresh backlog waits for delivery again"
+    assert pacer.defer(1103, 1106), "a fresh backlog waits for delivery again"
     assert pacer.lag_seconds() < 1
