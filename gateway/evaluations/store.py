@@ -33,6 +33,18 @@ __all__ = ["EvaluationStore", "Item", "Update"]
 
 Fold = Callable[[EvaluationRecord], EvaluationRecord]
 
+# Whether any of ``keys`` exists, 1,000 keys an EXISTS (``unpack`` is bounded by Lua's stack):
+# the scripts below ask this first, as nearly always the answer is no and then no key needs a
+# command of its own.
+_ANY_EXISTS = """
+local function any_exists(keys)
+  for j = 1, #keys, 1000 do
+    if redis.call('EXISTS', unpack(keys, j, math.min(j + 999, #keys))) > 0 then return true end
+  end
+  return false
+end
+"""
+
 # Compare-and-set of many records in one call: ARGV = ns, then (MaHoSo, new version, agency,
 # body) per record, each MaHoSo at most once; per record the new feed position, or -1 when its
 # version moved on (the new version is one more than the one the fold read). The versions are
@@ -44,7 +56,9 @@ Fold = Callable[[EvaluationRecord], EvaluationRecord]
 # Lua number passed to redis.call is formatted with snprintf("%.17g") (three a record were a
 # tenth of the drain's redis-server instructions), so the caller sends the new version and each
 # position is formatted once, as an integer, for both the HSET and the ZADD.
-_PUT = """
+_PUT = (
+    _ANY_EXISTS
+    + """
 local ns = ARGV[1]
 local prefix = ns .. ':eval:d:'
 local keys, fresh, out = {}, {}, {}
@@ -53,15 +67,11 @@ for i = 2, #ARGV, 4 do
   keys[#keys + 1] = key
   if ARGV[i + 1] == '1' then fresh[#fresh + 1] = key end
 end
-local raced = 0
-for j = 1, #fresh, 1000 do
-  raced = raced + redis.call('EXISTS', unpack(fresh, j, math.min(j + 999, #fresh)))
-  if raced > 0 then break end
-end
+local raced = any_exists(fresh)
 local n = 0
 for k = 1, #keys do
   local version = ARGV[4 * k - 1]
-  local ok = version == '1' and raced == 0
+  local ok = version == '1' and not raced
   if not ok then
     ok = tonumber(redis.call('HGET', keys[k], 'v') or '0') + 1 == tonumber(version)
   end
@@ -106,6 +116,7 @@ end
 chunked('SADD', ns .. ':eval:agencies', agencies)
 return out
 """
+)
 
 # Replies below are one bulk string, fields joined by newlines: redis-py parses one string far
 # faster than nested arrays. Stored JSON is compact (no raw newlines); a stray one in a look-up
@@ -152,16 +163,13 @@ return table.concat(out, '\\n')
 # process: see Evaluations.observe). Because nearly all have none, one EXISTS per 1,000 dossiers
 # looks first: when no list exists, every LRANGE would answer nothing (an LRANGE per dossier was
 # most of this script's time); when one does, each is read as before.
-_CHECKS = """
+_CHECKS = (
+    _ANY_EXISTS
+    + """
 local ns = ARGV[1]
 local keys = {}
 for i = 2, #ARGV do keys[#keys + 1] = ns .. ':idchecks:' .. ARGV[i] end
-local found = 0
-for j = 1, #keys, 1000 do
-  found = found + redis.call('EXISTS', unpack(keys, j, math.min(j + 999, #keys)))
-  if found > 0 then break end
-end
-if found == 0 then return '' end
+if not any_exists(keys) then return '' end
 local out = {}
 for i = 1, #keys do
   local checks = redis.call('LRANGE', keys[i], 0, -1)
@@ -176,6 +184,7 @@ for i = 1, #keys do
 end
 return table.concat(out, '\\n')
 """
+)
 
 _ADVANCE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
