@@ -18,7 +18,8 @@ Nothing of the items themselves (bodies, subjects, keys) goes on a span.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 
@@ -74,9 +75,9 @@ class TracedConnector(ConnectorWrapper):
         self._tracing = tracing
         self._links = links
 
-    def _attributes(
-        self, channel: ChannelSpec, items: Sequence[Item]
-    ) -> tuple[dict[str, Attribute], list[str]]:
+    @contextmanager
+    def _span(self, operation: str, channel: ChannelSpec, items: Sequence[Item]) -> Iterator[Span]:
+        """A ``<operation> <channel>`` client span; a call that raises ends it with its class."""
         attributes: dict[str, Attribute] = {
             "gateway.peer": self.inner.system,
             "gateway.channel": channel.id,
@@ -85,17 +86,18 @@ class TracedConnector(ConnectorWrapper):
         cid = current()
         if cid is not None:
             attributes[CORRELATION_ATTRIBUTE] = cid
-        return attributes, self._links.of(cid)
-
-    def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
-        """:meth:`Connector.send` in a ``deliver <channel>`` span."""
-        attributes, links = self._attributes(channel, items)
-        with self._tracing.client_span(f"deliver {channel.id}", attributes, links) as span:
+        name = f"{operation} {channel.id}"
+        with self._tracing.client_span(name, attributes, self._links.of(cid)) as span:
             try:
-                reply = self.inner.send(channel, partition, items)
+                yield span
             except BaseException as exc:
                 _outcome(span, exc)
                 raise
+
+    def send(self, channel: ChannelSpec, partition: str, items: Sequence[Item]) -> PeerReply:
+        """:meth:`Connector.send` in a ``deliver <channel>`` span."""
+        with self._span("deliver", channel, items) as span:
+            reply = self.inner.send(channel, partition, items)
             _outcome(span, None)
             return reply
 
@@ -109,15 +111,8 @@ class TracedConnector(ConnectorWrapper):
         delivered: Sequence[Item] = (),
     ) -> Sequence[int]:
         """:meth:`Connector.reconcile` in a ``reconcile <channel>`` span."""
-        attributes, links = self._attributes(channel, items)
-        with self._tracing.client_span(f"reconcile {channel.id}", attributes, links) as span:
-            try:
-                lacking = self.inner.reconcile(
-                    channel, partition, subject, items, delivered=delivered
-                )
-            except BaseException as exc:
-                _outcome(span, exc)
-                raise
+        with self._span("reconcile", channel, items) as span:
+            lacking = self.inner.reconcile(channel, partition, subject, items, delivered=delivered)
             span.set_attribute("gateway.outcome", "answered")
             span.set_attribute("gateway.lacking", len(lacking))
             return lacking
